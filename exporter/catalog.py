@@ -1,0 +1,231 @@
+"""The metric catalog: every metric gatewatch emits, declared once.
+
+The exporter's recorder, the rule and dashboard generators and the metric docs all read this
+module, so a query cannot name a metric that does not exist and a label rename is one edit.
+This module imports nothing from the exporter's runtime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class MetricType(StrEnum):
+    COUNTER = "counter"
+    GAUGE = "gauge"
+    HISTOGRAM = "histogram"
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    name: str
+    type: MetricType
+    unit: str
+    labels: tuple[str, ...]
+    help: str
+    buckets: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.type is MetricType.COUNTER and not self.name.endswith("_total"):
+            raise ValueError(f"counter {self.name} must end in _total")
+        if (self.type is MetricType.HISTOGRAM) != bool(self.buckets):
+            raise ValueError(f"{self.name}: buckets are for histograms, and histograms need them")
+        if list(self.buckets) != sorted(set(self.buckets)):
+            raise ValueError(f"{self.name}: buckets must be strictly increasing")
+
+    @property
+    def series_names(self) -> tuple[str, ...]:
+        """The sample names this metric produces in the text exposition."""
+        if self.type is MetricType.HISTOGRAM:
+            return (f"{self.name}_bucket", f"{self.name}_sum", f"{self.name}_count")
+        return (self.name,)
+
+
+# Outcomes of one gateway request. Availability SLOs count only BAD_OUTCOMES as errors;
+# NEUTRAL_OUTCOMES are caller or policy problems and count neither as good nor bad, so a
+# prompt-injection wave or a team hitting its own quota does not burn the platform's budget.
+OUTCOMES = (
+    "success",
+    "client_error",
+    "rate_limited",
+    "quota_exceeded",
+    "timeout",
+    "provider_error",
+    "gateway_error",
+    "guardrail_blocked",
+)
+BAD_OUTCOMES = ("provider_error", "gateway_error", "timeout", "rate_limited")
+NEUTRAL_OUTCOMES = ("client_error", "quota_exceeded", "guardrail_blocked")
+
+TOKEN_TYPES = ("input", "output", "cached_input", "reasoning")
+GUARDRAIL_STAGES = ("input", "output")
+GUARDRAIL_RESULTS = ("passed", "blocked", "masked", "flagged", "failed_open", "failed_closed", "not_run")
+POLICIES = ("unapproved_model", "classification_breach", "guardrail_bypass")
+EVENT_RESULTS = ("accepted", "rejected", "duplicate")
+
+# Sentinel label values: visible in every view, never dropped.
+UNASSIGNED = "__unassigned__"
+OTHER = "__other__"
+
+# Latency buckets span a cached 20 ms answer to a 2-minute reasoning call; TTFT buckets sit on
+# the values SLO thresholds are written against, because an SLO threshold must be a bucket bound.
+DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0)
+TTFT_BUCKETS = (0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+PROMPT_TOKEN_BUCKETS = (64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0)
+
+_C, _G, _H = MetricType.COUNTER, MetricType.GAUGE, MetricType.HISTOGRAM
+
+REQUESTS = Metric(
+    "genai_requests_total", _C, "requests",
+    ("team", "app", "model", "provider", "operation", "outcome", "cache"),
+    "Gateway requests, one per request the gateway logged.",
+)
+TOKENS = Metric(
+    "genai_tokens_total", _C, "tokens",
+    ("team", "app", "model", "provider", "type"),
+    "Tokens by type: input (all, cached included), output (all, reasoning included), and the "
+    "subsets cached_input and reasoning. Never sum across types.",
+)
+COST = Metric(
+    "genai_cost_usd_total", _C, "USD",
+    ("team", "app", "model", "provider"),
+    "Spend in USD: the gateway-reported cost when present, else priced from the spec's table.",
+)
+REQUEST_DURATION = Metric(
+    "genai_request_duration_seconds", _H, "seconds",
+    ("team", "model", "provider", "operation", "outcome"),
+    "Whole-request latency as the gateway measured it.",
+    DURATION_BUCKETS,
+)
+TIME_TO_FIRST_TOKEN = Metric(
+    "genai_time_to_first_token_seconds", _H, "seconds",
+    ("team", "model", "provider"),
+    "Time from request start to the first output token, for requests that report it.",
+    TTFT_BUCKETS,
+)
+PROMPT_TOKENS = Metric(
+    "genai_prompt_tokens", _H, "tokens",
+    ("team", "model"),
+    "Prompt length distribution (input tokens per request).",
+    PROMPT_TOKEN_BUCKETS,
+)
+GUARDRAIL_EVALUATIONS = Metric(
+    "genai_guardrail_evaluations_total", _C, "evaluations",
+    ("team", "app", "guardrail", "stage", "result"),
+    "Guardrail evaluations by result. failed_open means the guardrail did not answer and the "
+    "request went on; not_run means a guardrail the team requires left no evaluation.",
+)
+SENSITIVE_ENTITIES = Metric(
+    "genai_sensitive_entities_total", _C, "entities",
+    ("team", "app", "entity"),
+    "Sensitive entities (PII / DLP) detected, by entity type. Counts only, never values.",
+)
+POLICY_VIOLATIONS = Metric(
+    "genai_policy_violations_total", _C, "violations",
+    ("team", "app", "policy"),
+    "Requests that broke a spec policy: unapproved_model, classification_breach, guardrail_bypass.",
+)
+CACHE_SAVED = Metric(
+    "genai_cache_saved_usd_total", _C, "USD",
+    ("team", "app", "model"),
+    "What cache hits saved, in USD (gateway-reported, else priced from the table).",
+)
+TEAM_BUDGET = Metric(
+    "genai_team_budget_usd", _G, "USD",
+    ("team", "period"),
+    "The team's budget for the period, from the spec. Every replica exposes it: aggregate with max.",
+)
+TEAM_BUDGET_PERIOD_START = Metric(
+    "genai_team_budget_period_start_timestamp_seconds", _G, "seconds",
+    ("team", "period"),
+    "Start of the team's current budget period (Unix time, UTC).",
+)
+TEAM_BUDGET_PERIOD_END = Metric(
+    "genai_team_budget_period_end_timestamp_seconds", _G, "seconds",
+    ("team", "period"),
+    "End of the team's current budget period (Unix time, UTC, exclusive).",
+)
+TEAM_INFO = Metric(
+    "genai_team_info", _G, "",
+    ("team", "owner", "cost_center", "tier"),
+    "Constant 1 per spec team: the join target for ownership. Aggregate with max.",
+)
+TEAM_FIRST_SEEN = Metric(
+    "genai_team_first_seen_timestamp_seconds", _G, "seconds",
+    ("team",),
+    "When this exporter first saw a request from the team (persisted). Aggregate with min.",
+)
+TEAM_FIRST_SUCCESS = Metric(
+    "genai_team_first_success_timestamp_seconds", _G, "seconds",
+    ("team",),
+    "When this exporter first saw a successful request from the team (persisted). Aggregate with min.",
+)
+SPEC_INFO = Metric(
+    "genai_spec_info", _G, "",
+    ("hash",),
+    "Constant 1, labelled with the hash of the spec the exporter runs.",
+)
+EXPORTER_EVENTS = Metric(
+    "genai_exporter_events_total", _C, "records",
+    ("source", "format", "result"),
+    "Records received, by result: accepted, rejected (malformed), duplicate (a retried id).",
+)
+EXPORTER_LAST_EVENT = Metric(
+    "genai_exporter_last_event_timestamp_seconds", _G, "seconds",
+    ("source",),
+    "When the last record was accepted from this source (Unix time): telemetry freshness.",
+)
+EXPORTER_LABEL_OVERFLOW = Metric(
+    "genai_exporter_label_overflow_total", _C, "values",
+    ("label",),
+    "Label values folded into __other__ by the cardinality guard (counts and cost are kept).",
+)
+EXPORTER_UNPRICED = Metric(
+    "genai_exporter_unpriced_requests_total", _C, "requests",
+    ("model",),
+    "Requests with tokens but neither a gateway-reported cost nor a price in the table.",
+)
+EXPORTER_SPEC_RELOADS = Metric(
+    "genai_exporter_spec_reloads_total", _C, "reloads",
+    ("result",),
+    "Spec reloads on SIGHUP: success, or failure (the old spec stays in force).",
+)
+EXPORTER_STATE_WRITE_FAILURES = Metric(
+    "genai_exporter_state_write_failures_total", _C, "writes",
+    (),
+    "Failed writes of the state directory: restart safety is degraded while this grows.",
+)
+
+CATALOG: tuple[Metric, ...] = (
+    REQUESTS,
+    TOKENS,
+    COST,
+    REQUEST_DURATION,
+    TIME_TO_FIRST_TOKEN,
+    PROMPT_TOKENS,
+    GUARDRAIL_EVALUATIONS,
+    SENSITIVE_ENTITIES,
+    POLICY_VIOLATIONS,
+    CACHE_SAVED,
+    TEAM_BUDGET,
+    TEAM_BUDGET_PERIOD_START,
+    TEAM_BUDGET_PERIOD_END,
+    TEAM_INFO,
+    TEAM_FIRST_SEEN,
+    TEAM_FIRST_SUCCESS,
+    SPEC_INFO,
+    EXPORTER_EVENTS,
+    EXPORTER_LAST_EVENT,
+    EXPORTER_LABEL_OVERFLOW,
+    EXPORTER_UNPRICED,
+    EXPORTER_SPEC_RELOADS,
+    EXPORTER_STATE_WRITE_FAILURES,
+)
+
+BY_NAME: dict[str, Metric] = {m.name: m for m in CATALOG}
+
+
+def series_names() -> frozenset[str]:
+    """Every sample name the exporter can expose (histograms contribute three)."""
+    return frozenset(n for m in CATALOG for n in m.series_names)

@@ -1,0 +1,52 @@
+"""Which raw record fields each dialect offers to attribution, by their path in the record.
+
+Pure data, shared by the adapters (which copy these fields into ``GatewayEvent.attributes``)
+and the spec model (which refuses attribution rules naming a field no adapter provides).
+"""
+
+from __future__ import annotations
+
+import re
+
+FORMATS = ("litellm", "kong", "events")
+
+ATTRIBUTE_FIELDS: dict[str, tuple[str, ...]] = {
+    "litellm": (
+        "metadata.user_api_key_team_alias",
+        "metadata.user_api_key_team_id",
+        "metadata.user_api_key_alias",
+        "metadata.user_api_key_org_id",
+        "metadata.spend_logs_metadata.<key>",
+        "metadata.requester_metadata.<key>",
+        "tag.<key>",
+    ),
+    "kong": (
+        "consumer.username",
+        "consumer.id",
+        "consumer.custom_id",
+        "consumer_group",
+        "workspace_name",
+        "route.name",
+        "service.name",
+        "request.headers.<name>",
+    ),
+    "events": ("team", "app", "classification"),
+}
+
+# A request tag "data-classification:confidential" becomes the attribute
+# "tag.data-classification" with value "confidential".
+TAG_PREFIX = "tag."
+
+_TEMPLATE = re.compile(r"<[a-z]+>$")
+
+
+def is_known_field(fmt: str, path: str) -> bool:
+    """True when ``path`` is a field the ``fmt`` adapter copies into event attributes."""
+    for field in ATTRIBUTE_FIELDS.get(fmt, ()):
+        match = _TEMPLATE.search(field)
+        if match is None:
+            if path == field:
+                return True
+        elif path.startswith(field[: match.start()]) and len(path) > match.start():
+            return True
+    return False

@@ -1,0 +1,304 @@
+"""The spec model: one YAML file describing the organisation, loaded and validated.
+
+Every generator and the exporter read the spec through this module. A broken spec raises
+``SpecError`` naming the file, the path inside it (with its line) and what was expected.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+import yaml
+
+from exporter.fields import FORMATS, is_known_field
+
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+# Names become label values and URL paths: lower-case, no spaces, bounded length.
+Name = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
+EnvVarName = Annotated[str, msgspec.Meta(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+class Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """Base for spec sections: unknown keys are typos, and typos are errors."""
+
+
+class Organization(Strict, kw_only=True):
+    name: str
+    runbook_base_url: str = "https://runbooks.example.com/gatewatch"
+    grafana_base_url: str = "http://localhost:3000"
+    finance_contact: str = "finance"
+
+
+class Contact(Strict, kw_only=True):
+    name: str
+    email: str | None = None
+    chat: str | None = None
+
+
+class Budget(Strict, kw_only=True):
+    monthly_usd: NonNegative
+    period: Literal["month"] = "month"
+
+
+class Team(Strict, kw_only=True):
+    name: Name
+    display_name: str = ""
+    owner: str
+    cost_center: str
+    tier: Literal["critical", "production", "standard", "sandbox"] = "standard"
+    budget_owner: Contact
+    budget: Budget
+    aliases: tuple[str, ...] = ()
+    approved_models: tuple[str, ...] = ("*",)
+    classifications: tuple[str, ...] = ()
+    required_guardrails: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # genai_team_info carries the owner as a label, and labels never carry emails.
+        if _EMAIL.search(self.owner):
+            raise ValueError("owner becomes a metric label: give a handle or name, not an email")
+
+
+class App(Strict, kw_only=True):
+    name: Name
+    team: str
+    aliases: tuple[str, ...] = ()
+    interactive: bool = True
+
+
+class Price(Strict, kw_only=True):
+    input_per_mtok: NonNegative
+    output_per_mtok: NonNegative
+    cached_input_per_mtok: NonNegative | None = None
+
+
+class Model(Strict, kw_only=True):
+    name: str
+    provider: str
+    family: str = ""
+    aliases: tuple[str, ...] = ()
+    price: Price
+
+
+class Guardrail(Strict, kw_only=True):
+    name: str
+    kind: Literal["pii", "prompt_injection", "content_safety", "dlp", "other"] = "other"
+    description: str = ""
+
+
+class Classification(Strict, kw_only=True):
+    levels: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
+    default: str = "internal"
+    sources: dict[str, tuple[str, ...]] = {}
+
+
+class FormatAttribution(Strict, kw_only=True):
+    team: tuple[str, ...] = ()
+    app: tuple[str, ...] = ()
+
+
+class Cardinality(Strict, kw_only=True):
+    """How many values outside the spec each label admits before folding into __other__."""
+
+    teams: NonNegativeInt = 20
+    apps: NonNegativeInt = 200
+    models: NonNegativeInt = 50
+    providers: NonNegativeInt = 20
+    guardrails: NonNegativeInt = 50
+    entities: NonNegativeInt = 50
+    operations: NonNegativeInt = 20
+    max_series_per_metric: PositiveInt = 50_000
+
+
+class Ingest(Strict, kw_only=True):
+    max_body_bytes: PositiveInt = 10 * 1024 * 1024
+    token_env: EnvVarName | None = None
+    dedupe_window_seconds: NonNegative = 900.0
+    snapshot_interval_seconds: Positive = 5.0
+    cardinality: Cardinality = Cardinality()
+
+
+class Spec(Strict, kw_only=True):
+    version: Literal[1]
+    organization: Organization
+    teams: tuple[Team, ...]
+    apps: tuple[App, ...] = ()
+    models: tuple[Model, ...] = ()
+    guardrails: tuple[Guardrail, ...] = ()
+    classification: Classification = Classification()
+    attribution: dict[str, FormatAttribution] = {}
+    ingest: Ingest = Ingest()
+
+    def team(self, name: str) -> Team:
+        for team in self.teams:
+            if team.name == name:
+                return team
+        raise KeyError(name)
+
+    def model(self, name: str) -> Model | None:
+        for model in self.models:
+            if model.name == name:
+                return model
+        return None
+
+
+class SpecError(Exception):
+    """A spec that cannot be used: says which file, where in it, and what was expected."""
+
+    def __init__(self, file: str, path: str, message: str, line: int | None = None) -> None:
+        self.file, self.path, self.message, self.line = file, path, message, line
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {path or '(top level)'}: {message}")
+
+
+def load(path: str | os.PathLike[str]) -> Spec:
+    """Load and validate a spec file; raise SpecError on any problem."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise SpecError(file, "", f"cannot read the spec: {err.strerror}") from None
+    return parse(text, file)
+
+
+def parse(text: str, file: str = "<spec>") -> Spec:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        raise SpecError(file, "", f"not valid YAML: {getattr(err, 'problem', err)}", line) from None
+    if not isinstance(data, dict):
+        raise SpecError(file, "", "expected a mapping with version, organization and teams at the top")
+    try:
+        spec = msgspec.convert(data, Spec)
+    except msgspec.ValidationError as err:
+        message, _, where = str(err).rpartition(" - at `")
+        path = where.rstrip("`").removeprefix("$").lstrip(".") if message else ""
+        raise SpecError(file, path, _expectation(message or str(err)), _line_of(node, path)) from None
+    problems = list(_cross_checks(spec))
+    if problems:
+        path, message = problems[0]
+        raise SpecError(file, path, message, _line_of(node, path))
+    return spec
+
+
+def spec_hash(spec: Spec) -> str:
+    """A short hash of the spec's meaning (comments and key order do not change it)."""
+    return hashlib.sha256(msgspec.json.encode(spec, order="sorted")).hexdigest()[:16]
+
+
+def _expectation(message: str) -> str:
+    """Turn msgspec's message into the spec's voice: what was expected."""
+    text = message.replace("`", "")
+    if text.startswith("Expected "):
+        return "expected " + text.removeprefix("Expected ")
+    if text.startswith("Object missing required field "):
+        return "missing required key " + text.removeprefix("Object missing required field ")
+    if text.startswith("Object contains unknown field "):
+        return "unknown key " + text.removeprefix("Object contains unknown field ") + " (a typo?)"
+    return text[:1].lower() + text[1:]
+
+
+def _cross_checks(spec: Spec) -> Iterable[tuple[str, str]]:
+    """Checks across sections that types alone cannot express, as (path, message)."""
+    team_names = [t.name for t in spec.teams]
+    if not team_names:
+        yield "teams", "expected at least one team"
+    yield from _duplicates("teams", "name", team_names)
+    yield from _duplicates("apps", "name", [a.name for a in spec.apps])
+    yield from _duplicates("models", "name", [m.name for m in spec.models])
+    yield from _duplicates("guardrails", "name", [g.name for g in spec.guardrails])
+
+    levels = spec.classification.levels
+    if spec.classification.default not in levels:
+        yield "classification.default", f"expected one of the levels {list(levels)}"
+    for fmt, sources in spec.classification.sources.items():
+        yield from _attribute_paths(f"classification.sources.{fmt}", fmt, sources)
+    for fmt, rule in spec.attribution.items():
+        yield from _attribute_paths(f"attribution.{fmt}.team", fmt, rule.team)
+        yield from _attribute_paths(f"attribution.{fmt}.app", fmt, rule.app)
+
+    owners: dict[str, str] = {}
+    for i, team in enumerate(spec.teams):
+        for j, alias in enumerate((team.name, *team.aliases)):
+            if owners.setdefault(alias, team.name) != team.name:
+                yield f"teams[{i}].aliases[{j - 1}]", f"alias {alias!r} already names team {owners[alias]!r}"
+    model_names = [m.name for m in spec.models]
+    guardrail_names = {g.name for g in spec.guardrails}
+    for i, team in enumerate(spec.teams):
+        for j, pattern in enumerate(team.approved_models):
+            if model_names and not fnmatch.filter(model_names, pattern):
+                yield (f"teams[{i}].approved_models[{j}]",
+                       f"expected a model name or pattern matching a model in models, got {pattern!r}")
+        for j, level in enumerate(team.classifications):
+            if level not in levels:
+                yield f"teams[{i}].classifications[{j}]", f"expected one of {list(levels)}, got {level!r}"
+        for j, name in enumerate(team.required_guardrails):
+            if name not in guardrail_names:
+                yield (f"teams[{i}].required_guardrails[{j}]",
+                       f"expected a guardrail declared under guardrails, got {name!r}")
+
+    app_aliases: dict[str, str] = {}
+    for i, app in enumerate(spec.apps):
+        if app.team not in team_names:
+            yield f"apps[{i}].team", f"expected one of the teams {team_names}, got {app.team!r}"
+        for j, alias in enumerate((app.name, *app.aliases)):
+            if app_aliases.setdefault(alias, app.name) != app.name:
+                yield f"apps[{i}].aliases[{j - 1}]", f"alias {alias!r} already names app {app_aliases[alias]!r}"
+
+    model_aliases: dict[str, str] = {}
+    for i, model in enumerate(spec.models):
+        for j, alias in enumerate((model.name, *model.aliases)):
+            if model_aliases.setdefault(alias, model.name) != model.name:
+                yield (f"models[{i}].aliases[{j - 1}]",
+                       f"alias {alias!r} already names model {model_aliases[alias]!r}")
+
+
+def _duplicates(section: str, key: str, values: list[str]) -> Iterable[tuple[str, str]]:
+    seen: set[str] = set()
+    for i, value in enumerate(values):
+        if value in seen:
+            yield f"{section}[{i}].{key}", f"expected a unique {key}, {value!r} appears twice"
+        seen.add(value)
+
+
+def _attribute_paths(where: str, fmt: str, paths: Iterable[str]) -> Iterable[tuple[str, str]]:
+    if fmt not in FORMATS:
+        yield where, f"expected a format among {list(FORMATS)}, got {fmt!r}"
+        return
+    for i, path in enumerate(paths):
+        if not is_known_field(fmt, path):
+            yield f"{where}[{i}]", f"expected a field the {fmt} adapter reads, got {path!r}"
+
+
+_STEP = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
+
+
+def _line_of(node: yaml.Node | None, path: str) -> int | None:
+    """The 1-based line of ``path`` (``teams[2].budget``) in the composed YAML, if found."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key, index in _STEP.findall(path):
+        if isinstance(node, yaml.MappingNode) and key:
+            node = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+        elif isinstance(node, yaml.SequenceNode) and index:
+            node = node.value[int(index)] if int(index) < len(node.value) else None
+        else:
+            node = None
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
