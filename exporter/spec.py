@@ -188,7 +188,8 @@ def parse(text: str, file: str = "<spec>") -> Spec:
     except msgspec.ValidationError as err:
         message, _, where = str(err).rpartition(" - at `")
         path = where.rstrip("`").removeprefix("$").lstrip(".") if message else ""
-        raise SpecError(file, path, _expectation(message or str(err)), _line_of(node, path)) from None
+        expectation = _expectation(message or str(err), _allowed_values(path))
+        raise SpecError(file, path, expectation, _line_of(node, path)) from None
     problems = list(_cross_checks(spec))
     if problems:
         path, message = problems[0]
@@ -201,9 +202,12 @@ def spec_hash(spec: Spec) -> str:
     return hashlib.sha256(msgspec.json.encode(spec, order="sorted")).hexdigest()[:16]
 
 
-def _expectation(message: str) -> str:
+def _expectation(message: str, allowed: tuple[object, ...] = ()) -> str:
     """Turn msgspec's message into the spec's voice: what was expected."""
     text = message.replace("`", "")
+    if text.startswith("Invalid enum value ") and allowed:
+        choices = " or ".join(repr(v) if isinstance(v, str) else str(v) for v in allowed)
+        return f"expected {choices}, got {text.removeprefix('Invalid enum value ')}"
     if text.startswith("Expected "):
         return "expected " + text.removeprefix("Expected ")
     if text.startswith("Object missing required field "):
@@ -283,6 +287,23 @@ def _attribute_paths(where: str, fmt: str, paths: Iterable[str]) -> Iterable[tup
     for i, path in enumerate(paths):
         if not is_known_field(fmt, path):
             yield f"{where}[{i}]", f"expected a field the {fmt} adapter reads, got {path!r}"
+
+
+def _allowed_values(path: str) -> tuple[object, ...]:
+    """The literal values the model allows at ``path``, when it is an enumeration."""
+    info: msgspec.inspect.Type = msgspec.inspect.type_info(Spec)
+    for key, index in _STEP.findall(path):
+        while isinstance(info, msgspec.inspect.UnionType):
+            info = next((t for t in info.types if not isinstance(t, msgspec.inspect.NoneType)), info)
+        if key and isinstance(info, msgspec.inspect.StructType):
+            info = next((f.type for f in info.fields if f.name == key), msgspec.inspect.AnyType())
+        elif key and isinstance(info, msgspec.inspect.DictType):
+            info = info.value_type
+        elif index and isinstance(info, msgspec.inspect.ListType | msgspec.inspect.VarTupleType):
+            info = info.item_type
+        else:
+            return ()
+    return tuple(info.values) if isinstance(info, msgspec.inspect.LiteralType) else ()
 
 
 _STEP = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")

@@ -1,0 +1,41 @@
+# gatewatch: `make run` and `make test` each do their own set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: setup tools run test lint check bench generate clean
+
+# The venv is rebuilt when the dependency list changes.
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(INSTALLED)
+
+# Prometheus, Alertmanager and docker-compose from Debian's packages, installed when missing.
+tools:
+	@scripts/ensure-tools.sh
+
+setup: $(INSTALLED) tools
+
+generate: $(INSTALLED)
+	$(PY) generate.py
+
+run: setup generate
+	$(PY) scripts/run_local.py --spec ops.yaml
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+
+check: $(INSTALLED)
+	$(PY) generate.py --check
+
+test: setup lint check
+	$(PY) -m pytest -q
+
+bench: $(INSTALLED)
+	$(PY) bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .run .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Generated documentation: the metric catalogue and other reference pages."""

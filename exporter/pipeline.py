@@ -1,0 +1,307 @@
+"""The ingest pipeline: raw records in, metrics recorded.
+
+adapter -> duplicate check -> attribution -> label bounds -> pricing -> policy -> recorder.
+Every source (HTTP, file tail) goes through ``Pipeline.ingest``; scrapes go through
+``Pipeline.scrape``. One lock serialises both, so a snapshot always pairs counters with the
+tail offsets and dedupe window of the same instant.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from exporter import catalog
+from exporter.adapters import Adapter, build_adapter
+from exporter.attribution import Attributor
+from exporter.dedupe import DedupeState, Deduplicator
+from exporter.event import GatewayEvent, Measured, Rejection
+from exporter.fields import FORMATS
+from exporter.labels import LabelBound
+from exporter.periods import month_bounds
+from exporter.policy import PolicyChecker
+from exporter.pricing import PriceBook
+from exporter.recorder import Recorder
+from exporter.spec import Spec, spec_hash
+from exporter.state import StateStore
+
+log = logging.getLogger("gatewatch.pipeline")
+
+# Entity types the adapters normalise to; anything else is bounded like any other label.
+KNOWN_ENTITIES = ("email", "phone_number", "credit_card", "ssn", "ip_address", "person", "iban", "location")
+KNOWN_OPERATIONS = (
+    "chat", "text_completion", "embeddings", "image_generation", "audio_transcription",
+    "speech", "rerank", "other",
+)
+MAX_ERRORS_REPORTED = 1000
+
+
+@dataclass(slots=True)
+class IngestResult:
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    # (index in the batch, reason); at most MAX_ERRORS_REPORTED, the counts stay exact.
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+class Snapshot(msgspec.Struct, kw_only=True):
+    version: int = 1
+    recorder: bytes
+    dedupe: DedupeState
+    admitted: dict[str, list[str]]
+    first_seen: dict[str, float]
+    first_success: dict[str, float]
+    last_event: dict[str, float]
+    positions: dict[str, Any]
+
+
+class _Bounds:
+    """One LabelBound per bounded label, built from the spec and the values admitted so far."""
+
+    def __init__(self, spec: Spec, on_fold: Callable[[str], None], admitted: dict[str, list[str]]) -> None:
+        limits = spec.ingest.cardinality
+
+        def bound(label: str, known: Any, limit: int) -> LabelBound:
+            return LabelBound(label, known, limit, on_fold, admitted.get(label, ()))
+
+        self.team = bound("team", [t.name for t in spec.teams], limits.teams)
+        self.app = bound("app", [a.name for a in spec.apps], limits.apps)
+        self.model = bound("model", [m.name for m in spec.models], limits.models)
+        self.provider = bound("provider", [m.provider for m in spec.models], limits.providers)
+        self.guardrail = bound("guardrail", [g.name for g in spec.guardrails], limits.guardrails)
+        self.entity = bound("entity", KNOWN_ENTITIES, limits.entities)
+        self.operation = bound("operation", KNOWN_OPERATIONS, limits.operations)
+
+    def admitted(self) -> dict[str, list[str]]:
+        bounds = (self.team, self.app, self.model, self.provider, self.guardrail, self.entity, self.operation)
+        return {b.label: list(b.admitted) for b in bounds}
+
+
+class Pipeline:
+    def __init__(
+        self,
+        spec: Spec,
+        *,
+        recorder: Recorder,
+        state: StateStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.recorder = recorder
+        self._state = state
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._first_seen: dict[str, float] = {}
+        self._first_success: dict[str, float] = {}
+        self._last_event: dict[str, float] = {}
+        self._positions: dict[str, Any] = {}
+        self._dedupe = Deduplicator(spec.ingest.dedupe_window_seconds, clock)
+        admitted = self._restore()
+        self._configure(spec, admitted)
+
+    # -- configuration -------------------------------------------------------------------
+
+    def _configure(self, spec: Spec, admitted: dict[str, list[str]]) -> None:
+        self.spec = spec
+        self._bounds = _Bounds(spec, self._count_fold, admitted)
+        self._attributor = Attributor(spec, self._bounds.team, self._bounds.app)
+        paths = self._attributor.attribute_paths()
+        self._adapters: dict[str, Adapter] = {fmt: build_adapter(fmt, paths) for fmt in FORMATS}
+        self._prices = PriceBook(spec)
+        self._policy = PolicyChecker(spec)
+        self._dedupe.window = spec.ingest.dedupe_window_seconds
+        self._period: tuple[float, float] | None = None
+        self._publish_spec_gauges()
+
+    def reload(self, spec: Spec) -> None:
+        """Swap in a new spec; counters, admitted values and the dedupe window carry over."""
+        with self._lock:
+            self._configure(spec, self._bounds.admitted())
+
+    def _publish_spec_gauges(self) -> None:
+        spec, rec = self.spec, self.recorder
+        rec.replace_gauge(catalog.TEAM_BUDGET, {(t.name, t.budget.period): t.budget.monthly_usd for t in spec.teams})
+        rec.replace_gauge(
+            catalog.TEAM_INFO, {(t.name, t.owner, t.cost_center, t.tier): 1.0 for t in spec.teams}
+        )
+        rec.replace_gauge(catalog.SPEC_INFO, {(spec_hash(spec),): 1.0})
+        self._refresh_period()
+
+    def _refresh_period(self) -> None:
+        """Budget period bounds: the UTC calendar month around now, updated when it rolls over."""
+        now = self._clock()
+        if self._period is not None and self._period[0] <= now < self._period[1]:
+            return
+        start, end = month_bounds(now)
+        self._period = (start, end)
+        teams = self.spec.teams
+        self.recorder.replace_gauge(catalog.TEAM_BUDGET_PERIOD_START, {(t.name, t.budget.period): start for t in teams})
+        self.recorder.replace_gauge(catalog.TEAM_BUDGET_PERIOD_END, {(t.name, t.budget.period): end for t in teams})
+
+    def _count_fold(self, label: str) -> None:
+        self.recorder.inc(catalog.EXPORTER_LABEL_OVERFLOW, (label,))
+
+    # -- ingest --------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        records: list[bytes],
+        fmt: str,
+        source: str,
+        position: tuple[str, Any] | None = None,
+    ) -> IngestResult:
+        """Normalise and record a batch. Never raises for bad records: they are counted.
+
+        ``position`` (key, value) is stored with the counters in the same snapshot, so a file
+        tail resumes exactly after the last record it handed in.
+        """
+        adapter = self._adapters.get(fmt)
+        if adapter is None:
+            raise ValueError(f"unknown format {fmt!r}; expected one of {list(FORMATS)}")
+        result = IngestResult()
+        errors = result.errors
+        with self._lock:
+            dedupe = self._dedupe
+            for index, raw in enumerate(records):
+                event = adapter(raw)
+                if type(event) is Rejection:
+                    result.rejected += 1
+                    if len(errors) < MAX_ERRORS_REPORTED:
+                        errors.append((index, event.reason))
+                    continue
+                assert isinstance(event, GatewayEvent)
+                if event.id is not None and dedupe.is_duplicate(fmt, event.id):
+                    result.duplicates += 1
+                    continue
+                try:
+                    self._record(event, fmt)
+                except Exception:  # a bug must cost one record, never the exporter
+                    log.exception("could not record a %s record (index %d); counted as rejected", fmt, index)
+                    result.rejected += 1
+                    if len(errors) < MAX_ERRORS_REPORTED:
+                        errors.append((index, "internal error while recording; see exporter log"))
+                    continue
+                result.accepted += 1
+            self._count_batch(fmt, source, result)
+            if position is not None:
+                self._positions[position[0]] = position[1]
+        return result
+
+    def _record(self, event: GatewayEvent, fmt: str) -> None:
+        bounds = self._bounds
+        who = self._attributor.resolve(fmt, event.attributes)
+        listed = self._prices.canonical(event.model)
+        model = listed.name if listed is not None else bounds.model(event.model)
+        priced = self._prices.price(event, listed)
+        guardrails = tuple((bounds.guardrail(g.name), g.stage, g.result) for g in event.guardrails)
+        policy = self._policy.check(who.team, model, who.classification, event.outcome, guardrails)
+        if policy.missing_guardrails:
+            guardrails += policy.missing_guardrails
+        if priced.unpriced:
+            self.recorder.inc(catalog.EXPORTER_UNPRICED, (model,))
+        self.recorder.record(
+            Measured(
+                event=event,
+                team=who.team,
+                app=who.app,
+                model=model,
+                provider=bounds.provider(event.provider),
+                operation=bounds.operation(event.operation),
+                cost_usd=priced.cost_usd,
+                cache_saved_usd=priced.cache_saved_usd,
+                guardrails=guardrails,
+                entities=tuple((bounds.entity(k), n) for k, n in event.sensitive_entities.items()),
+                violations=policy.violations,
+            )
+        )
+        if who.known_team:
+            self._note_adoption(who.team, event.outcome == "success")
+
+    def _note_adoption(self, team: str, success: bool) -> None:
+        if team not in self._first_seen:
+            self._first_seen[team] = now = self._clock()
+            self.recorder.set(catalog.TEAM_FIRST_SEEN, (team,), now)
+        if success and team not in self._first_success:
+            self._first_success[team] = now = self._clock()
+            self.recorder.set(catalog.TEAM_FIRST_SUCCESS, (team,), now)
+
+    def _count_batch(self, fmt: str, source: str, result: IngestResult) -> None:
+        rec = self.recorder
+        for outcome, count in (
+            ("accepted", result.accepted),
+            ("rejected", result.rejected),
+            ("duplicate", result.duplicates),
+        ):
+            if count:
+                rec.inc(catalog.EXPORTER_EVENTS, (source, fmt, outcome), count)
+        if result.accepted:
+            self._last_event[source] = now = self._clock()
+            rec.set(catalog.EXPORTER_LAST_EVENT, (source,), now)
+
+    # -- scrape and state ----------------------------------------------------------------
+
+    def scrape(self) -> bytes:
+        """The /metrics body. With a state directory, the snapshot is written first, so no
+        value Prometheus has seen can be lost by a crash right after."""
+        with self._lock:
+            self._refresh_period()
+            self._save_locked()
+            return self.recorder.render()
+
+    def save(self) -> None:
+        with self._lock:
+            self._save_locked()
+
+    def read(self, reader: Callable[[Recorder], Any]) -> Any:
+        """Run ``reader`` on the recorder while no batch is half-recorded (for the OTLP sink)."""
+        with self._lock:
+            return reader(self.recorder)
+
+    def position(self, key: str) -> Any:
+        with self._lock:
+            return self._positions.get(key)
+
+    def _save_locked(self) -> None:
+        if self._state is None:
+            return
+        snapshot = Snapshot(
+            recorder=self.recorder.snapshot(),
+            dedupe=self._dedupe.dump(),
+            admitted=self._bounds.admitted(),
+            first_seen=self._first_seen,
+            first_success=self._first_success,
+            last_event=self._last_event,
+            positions=self._positions,
+        )
+        try:
+            self._state.write(msgspec.msgpack.encode(snapshot))
+        except OSError as err:
+            log.error("could not write the state snapshot to %s: %s", self._state.directory, err)
+            self.recorder.inc(catalog.EXPORTER_STATE_WRITE_FAILURES, ())
+
+    def _restore(self) -> dict[str, list[str]]:
+        if self._state is None:
+            return {}
+        data = self._state.read()
+        if data is None:
+            return {}
+        try:
+            snapshot = msgspec.msgpack.decode(data, type=Snapshot)
+            self.recorder.restore(snapshot.recorder)
+        except (msgspec.DecodeError, ValueError) as err:
+            moved = self._state.quarantine()
+            log.error("state snapshot unreadable (%s); moved to %s and starting fresh", err, moved)
+            return {}
+        self._dedupe.load(snapshot.dedupe)
+        self._first_seen = dict(snapshot.first_seen)
+        self._first_success = dict(snapshot.first_success)
+        self._last_event = dict(snapshot.last_event)
+        self._positions = dict(snapshot.positions)
+        return snapshot.admitted
+

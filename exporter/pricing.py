@@ -1,0 +1,69 @@
+"""Pricing: what a request cost and what a cache hit saved, in USD.
+
+The gateway's own figure wins when it gave one. Otherwise the spec's price table prices the
+tokens (cached input at its own rate). A request with tokens that neither the gateway nor the
+table can price is reported as unpriced, so cost is never silently zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from exporter.event import GatewayEvent
+from exporter.spec import Model, Spec
+
+PER_MILLION = 1_000_000.0
+
+
+@dataclass(frozen=True, slots=True)
+class Priced:
+    cost_usd: float
+    cache_saved_usd: float
+    # True when the request had tokens but no price from the gateway or the table.
+    unpriced: bool
+
+
+class PriceBook:
+    def __init__(self, spec: Spec) -> None:
+        self._by_alias: dict[str, Model] = {}
+        for model in spec.models:
+            for alias in (model.name, *model.aliases):
+                self._by_alias[alias] = model
+                self._by_alias[alias.lower()] = model
+
+    def canonical(self, raw_model: str) -> Model | None:
+        """The table's model for a raw name: exact alias, lower-case, or without a provider/ prefix."""
+        model = self._by_alias.get(raw_model)
+        if model is None:
+            lowered = raw_model.lower()
+            model = self._by_alias.get(lowered) or self._by_alias.get(lowered.rpartition("/")[2])
+        return model
+
+    def price(self, event: GatewayEvent, model: Model | None) -> Priced:
+        tokens = event.input_tokens + event.output_tokens
+        table_cost = _token_cost(event, model) if model is not None else None
+        reported = event.reported_cost_usd
+
+        if event.cache_hit:
+            cost = reported or 0.0
+            saved = event.reported_cache_saved_usd
+            if saved is None:
+                saved = table_cost or 0.0
+            return Priced(cost, saved, unpriced=False)
+        # A reported 0 for a request that used tokens means the gateway did not know the price.
+        if reported is not None and (reported > 0 or tokens == 0):
+            return Priced(reported, 0.0, unpriced=False)
+        if table_cost is not None:
+            return Priced(table_cost, 0.0, unpriced=False)
+        return Priced(reported or 0.0, 0.0, unpriced=tokens > 0)
+
+
+def _token_cost(event: GatewayEvent, model: Model) -> float:
+    price = model.price
+    cached = min(event.cached_input_tokens, event.input_tokens)
+    cached_rate = price.input_per_mtok if price.cached_input_per_mtok is None else price.cached_input_per_mtok
+    return (
+        (event.input_tokens - cached) * price.input_per_mtok
+        + cached * cached_rate
+        + event.output_tokens * price.output_per_mtok
+    ) / PER_MILLION

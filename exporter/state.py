@@ -1,0 +1,49 @@
+"""The state directory: what must survive a restart, written atomically.
+
+One snapshot file holds counters, tail offsets, admitted label values, the dedupe window and
+adoption timestamps together, so a restart never pairs offsets with counters from another
+moment (which would count records twice or not at all).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SNAPSHOT = "snapshot.msgpack"
+
+
+class StateStore:
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def read(self, name: str = SNAPSHOT) -> bytes | None:
+        try:
+            return (self.directory / name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write(self, data: bytes, name: str = SNAPSHOT) -> None:
+        """Replace ``name`` atomically: readers see the old file or the new one, never a mix."""
+        target = self.directory / name
+        temporary = target.with_name(f".{name}.tmp")
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+        directory = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+    def quarantine(self, name: str = SNAPSHOT) -> Path | None:
+        """Move an unreadable snapshot aside so the exporter can start fresh and it can be inspected."""
+        source = self.directory / name
+        if not source.exists():
+            return None
+        target = source.with_name(f"{name}.corrupt")
+        os.replace(source, target)
+        return target

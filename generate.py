@@ -1,0 +1,94 @@
+"""Render everything gatewatch generates from one spec: ``python generate.py [--spec] [--out] [--check]``.
+
+Generators are pure functions (spec in, file contents out); only this script writes files.
+Output is deterministic, so ``--check`` can fail CI when the committed ``build/`` is stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from docsgen.metrics import render_metric_catalogue
+from exporter import spec as spec_model
+
+Generator = Callable[[spec_model.Spec], Mapping[str, str]]
+
+GENERATORS: tuple[Generator, ...] = (
+    render_metric_catalogue,
+)
+
+
+def render_all(spec: spec_model.Spec) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for generator in GENERATORS:
+        for path, content in generator(spec).items():
+            if path in files:
+                raise RuntimeError(f"two generators write {path}")
+            files[path] = content
+    return dict(sorted(files.items()))
+
+
+def stale_files(files: Mapping[str, str], out: Path) -> list[str]:
+    """Paths whose committed content differs from the rendering, plus files nothing renders."""
+    stale = [p for p, content in files.items() if _read(out / p) != content]
+    if out.exists():
+        rendered = set(files)
+        stale += sorted(
+            str(f.relative_to(out)) for f in out.rglob("*") if f.is_file() and str(f.relative_to(out)) not in rendered
+        )
+    return stale
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def write(files: Mapping[str, str], out: Path) -> None:
+    for path, content in files.items():
+        target = out / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if _read(target) != content:
+            target.write_text(content, encoding="utf-8")
+    for leftover in stale_files(files, out):
+        if leftover not in files:
+            (out / leftover).unlink()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", default="ops.yaml", help="the spec file to render (default: ops.yaml)")
+    parser.add_argument("--out", default="build", help="output directory (default: build/)")
+    parser.add_argument(
+        "--check", action="store_true",
+        help="write nothing; exit 1 naming the files whose committed content is stale",
+    )
+    args = parser.parse_args(argv)
+    try:
+        spec = spec_model.load(args.spec)
+        files = render_all(spec)
+    except spec_model.SpecError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    if args.check:
+        stale = stale_files(files, out)
+        if stale:
+            print(f"{out}/ is stale; run `python generate.py` and commit. Stale files:", file=sys.stderr)
+            for path in stale:
+                print(f"  {out / path}", file=sys.stderr)
+            return 1
+        print(f"{out}/ is up to date ({len(files)} files)")
+        return 0
+    write(files, out)
+    print(f"wrote {len(files)} files to {out}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
