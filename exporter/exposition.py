@@ -44,13 +44,14 @@ def format_le(bound: float) -> str:
     Prometheus 2 matches ``le`` as a string, so rules that select a bucket (``le="4.0"``) must be
     written against exactly this spelling.
     """
-    if math.isinf(bound):
-        return "+Inf" if bound > 0 else "-Inf"
-    text = repr(float(bound))
+    value = float(bound)
+    if not math.isfinite(value):
+        return format_value(value)
+    text = repr(value)
     dot = text.find(".")
-    if bound > 0 and dot > 6:
-        mantissa = f"{text[0]}.{text[1:dot]}".rstrip("0.")
-        return f"{mantissa}e+0{dot - 1}"
+    if value > 0 and dot > 6:  # Go switches to an exponent from seven integer digits on
+        mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1:]}".rstrip("0.")
+        return f"{mantissa}e+{dot - 1:02d}"
     return text
 
 
@@ -75,13 +76,16 @@ def sample_template(name: str, names: tuple[str, ...], constants: tuple[tuple[st
     return f"{name}{{{labels}}} %s\n" if labels else f"{name} %s\n"
 
 
-def histogram_templates(metric: Metric) -> tuple[str, str, tuple[str, ...]]:
-    """(label template, prefix of each bucket line, suffixes ``,le="x"} ``) for one histogram.
+def histogram_template(metric: Metric) -> str:
+    """All lines of one histogram series as one ``%`` template.
 
-    A bucket line is ``prefix + labels + suffix + count``; ``_sum``/``_count`` lines follow.
+    It takes, interleaved: for each bucket (``+Inf`` last) the bucket label prefix (the series'
+    labels plus a comma, or nothing) and the cumulative count; then the braced label set (or
+    nothing) and the sum; then the braced label set and the count.
     """
-    assert metric.type is MetricType.HISTOGRAM
+    if metric.type is not MetricType.HISTOGRAM:
+        raise ValueError(f"{metric.name} is not a histogram")
     les = [format_le(b) for b in metric.buckets] + ["+Inf"]
-    labels = labels_template(metric.labels)
-    sep = "," if labels else ""
-    return labels, f"{metric.name}_bucket{{", tuple(f'{sep}le="{le}"}} ' for le in les)
+    name = metric.name
+    buckets = "".join(f'{name}_bucket{{%sle="{le}"}} %d\n' for le in les)
+    return f"{buckets}{name}_sum%s %r\n{name}_count%s %d\n"

@@ -2,7 +2,8 @@
 
 The decoder Structs name only the fields gatewatch reads; msgspec skips everything else (prompt
 and response text included) without building objects. Fields whose shape drifted between LiteLLM
-versions are unions; attribute sources that only some specs read stay unparsed ``Raw``.
+versions are unions. The metadata dicts a spec may read keys of are decoded only when it does,
+and then only those keys (``build`` derives the decoder type from the attribute paths).
 """
 
 from __future__ import annotations
@@ -17,40 +18,40 @@ from exporter.adapters._common import (
     Amount,
     CompletionTokensDetails,
     Count,
-    Invalid,
+    Decoded,
     PromptTokensDetails,
+    RecordError,
     copy_strings,
-    decode_raw,
     entity_name,
     error_code,
-    never_raising,
-    seconds,
+    picker,
+    rejection,
     wanted_under,
 )
-from exporter.event import GatewayEvent, GuardrailEvaluation
+from exporter.event import GatewayEvent, GuardrailEvaluation, Rejection
 from exporter.fields import TAG_PREFIX
 
 
-class _UsageObject(msgspec.Struct):
+class _UsageObject(Decoded):
     prompt_tokens_details: PromptTokensDetails | None = None
     completion_tokens_details: CompletionTokensDetails | None = None
 
 
-class _HiddenParams(msgspec.Struct):
+class _HiddenParams(Decoded):
     usage_object: _UsageObject | None = None
 
 
-class _ErrorInformation(msgspec.Struct):
+class _ErrorInformation(Decoded):
     error_code: str | int | float | None = None  # "429" today; a number in some versions
     error_class: str | None = None
     llm_provider: str | None = None  # empty when the proxy itself refused the request
 
 
-class _StatusFields(msgspec.Struct):
+class _StatusFields(Decoded):
     guardrail_status: str | None = None
 
 
-class _Guardrail(msgspec.Struct):
+class _Guardrail(Decoded):
     guardrail_name: str | None = None
     # A hook name, a list of them, or a tag-based mode object ({"tags": ..., "default": ...}).
     guardrail_mode: Any = None
@@ -59,17 +60,18 @@ class _Guardrail(msgspec.Struct):
     masked_entity_count: dict[str, Count | None] | None = None
 
 
-class _Metadata(msgspec.Struct):
+class _Metadata(Decoded):
     # Any: a non-string here is not worth rejecting the record for; it is just not copied.
     user_api_key_team_alias: Any = None
     user_api_key_team_id: Any = None
     user_api_key_alias: Any = None
     user_api_key_org_id: Any = None
+    # Skipped unparsed unless the spec reads keys of them: build() then decodes those keys only.
     spend_logs_metadata: msgspec.Raw = ABSENT
     requester_metadata: msgspec.Raw = ABSENT
 
 
-class _Payload(msgspec.Struct):
+class _Payload(Decoded):
     id: str | int | None = None
     call_type: str | None = None
     status: str | None = None
@@ -86,7 +88,7 @@ class _Payload(msgspec.Struct):
     end_time: Amount | None = msgspec.field(default=None, name="endTime")
     completion_start_time: Amount | None = msgspec.field(default=None, name="completionStartTime")
     metadata: _Metadata | None = None
-    request_tags: msgspec.Raw = ABSENT
+    request_tags: Any = None  # a list of strings, "key:value" ones naming attributes
     error_information: _ErrorInformation | None = None
     status_fields: _StatusFields | None = None  # absent in old payloads
     hidden_params: _HiddenParams | None = None
@@ -138,7 +140,7 @@ def _stage(mode: Any) -> str:
         mode = mode[0] if mode else None
     elif isinstance(mode, dict):
         mode = mode.get("default")
-    return _STAGES.get(mode, "input") if isinstance(mode, str) else "input"
+    return _STAGES.get(mode, "input") if mode.__class__ is str else "input"
 
 
 def _result(status: str | None, action: str | None, masked: bool, succeeded: bool) -> str:
@@ -157,12 +159,39 @@ def _result(status: str | None, action: str | None, masked: bool, succeeded: boo
     return "not_run"
 
 
-def _outcome(p: _Payload, guardrail_blocked: bool) -> str:
-    if p.status == "success":
-        return "success"
+def _guardrails(
+    info: list[_Guardrail | None] | _Guardrail, succeeded: bool
+) -> tuple[tuple[GuardrailEvaluation, ...], dict[str, int]]:
+    evaluations = []
+    entities: dict[str, int] = {}
+    for g in info if isinstance(info, list) else (info,):
+        if g is None:
+            continue
+        masked = False
+        if g.masked_entity_count:
+            for kind, count in g.masked_entity_count.items():
+                if count:
+                    masked = True
+                    name = entity_name(kind)
+                    entities[name] = entities.get(name, 0) + count
+        evaluations.append(
+            GuardrailEvaluation(
+                name=g.guardrail_name or "unknown",
+                stage=_stage(g.guardrail_mode),
+                result=_result(g.guardrail_status, g.guardrail_action, masked, succeeded),
+            )
+        )
+    return tuple(evaluations), entities
+
+
+def _failure_outcome(p: _Payload, guardrails: tuple[GuardrailEvaluation, ...]) -> str:
     err = p.error_information
     error_class = (err.error_class or "") if err is not None else ""
-    if guardrail_blocked or "Guardrail" in error_class:
+    if (
+        "Guardrail" in error_class
+        or any(g.result == "blocked" for g in guardrails)
+        or (p.status_fields is not None and p.status_fields.guardrail_status == "guardrail_intervened")
+    ):
         return "guardrail_blocked"
     if err is None:
         return "gateway_error"
@@ -181,116 +210,120 @@ def _outcome(p: _Payload, guardrail_blocked: bool) -> str:
     return "gateway_error"
 
 
+def _decoder_type(spend_logs_keys: dict[str, str], requester_keys: dict[str, str]) -> tuple[type[_Payload], Any, Any]:
+    """The payload type to decode, with the metadata dicts the spec reads decoded key by key."""
+    if not spend_logs_keys and not requester_keys:
+        return _Payload, (), ()
+    fields = []
+    spend_logs_pairs = requester_pairs = ()
+    if spend_logs_keys:
+        spend_logs_type, spend_logs_pairs = picker("_SpendLogsMetadata", spend_logs_keys)
+        fields.append(("spend_logs_metadata", spend_logs_type, None))
+    if requester_keys:
+        requester_type, requester_pairs = picker("_RequesterMetadata", requester_keys)
+        fields.append(("requester_metadata", requester_type, None))
+    metadata = msgspec.defstruct("_Metadata", fields, bases=(_Metadata,))
+    payload = msgspec.defstruct("_Payload", [("metadata", metadata | None, None)], bases=(_Payload,))
+    return payload, spend_logs_pairs, requester_pairs
+
+
 def build(paths: frozenset[str]) -> Adapter:
-    decoder = msgspec.json.Decoder(_Payload, strict=False)
+    spend_logs_keys = wanted_under("metadata.spend_logs_metadata.", paths)
+    requester_keys = wanted_under("metadata.requester_metadata.", paths)
+    payload_type, spend_logs_pairs, requester_pairs = _decoder_type(spend_logs_keys, requester_keys)
+    decode = msgspec.json.Decoder(payload_type, strict=False).decode
     metadata_fields = tuple(
         (f"metadata.{name}", name) for name in _METADATA_FIELDS if f"metadata.{name}" in paths
     )
-    spend_logs_keys = wanted_under("metadata.spend_logs_metadata.", paths)
-    requester_keys = wanted_under("metadata.requester_metadata.", paths)
     tag_keys = wanted_under(TAG_PREFIX, paths)
+    copies_metadata = bool(metadata_fields or spend_logs_pairs or requester_pairs)
 
-    def attributes_of(p: _Payload) -> dict[str, str]:
-        attributes: dict[str, str] = {}
-        md = p.metadata
-        if md is not None:
-            for path, name in metadata_fields:
-                value = getattr(md, name)
-                if value.__class__ is str and value:
-                    attributes[path] = value
-            if spend_logs_keys and md.spend_logs_metadata:
-                copy_strings(decode_raw(md.spend_logs_metadata), spend_logs_keys, attributes)
-            if requester_keys and md.requester_metadata:
-                copy_strings(decode_raw(md.requester_metadata), requester_keys, attributes)
-        if tag_keys and p.request_tags:
-            tags = decode_raw(p.request_tags)
-            if isinstance(tags, list):
-                for tag in tags:
+    def adapter(data: bytes) -> GatewayEvent | Rejection:
+        try:
+            p = decode(data)
+            model = p.model_group or p.model
+            if not model:
+                raise RecordError("no model: expected model_group or model")
+            start = p.start_time
+            end = p.end_time
+            duration = ttft = None
+            if start is not None:
+                if end is not None and end >= start:
+                    duration = end - start
+                if p.stream is True:
+                    first = p.completion_start_time
+                    if first is not None and first >= start:
+                        ttft = first - start
+            elif end is not None:
+                start = end
+            else:
+                raise RecordError("no start time: expected unix seconds at `$.startTime`")
+
+            input_tokens = p.prompt_tokens or 0
+            output_tokens = p.completion_tokens or 0
+            cached = reasoning = 0
+            hidden = p.hidden_params
+            if hidden is not None and hidden.usage_object is not None:
+                usage = hidden.usage_object
+                if usage.prompt_tokens_details is not None:
+                    # More cached than input is drift between counters, not an error.
+                    cached = min(usage.prompt_tokens_details.cached_tokens or 0, input_tokens)
+                if usage.completion_tokens_details is not None:
+                    reasoning = min(usage.completion_tokens_details.reasoning_tokens or 0, output_tokens)
+
+            succeeded = p.status == "success"
+            info = p.guardrail_information
+            if info is None:
+                guardrails: tuple[GuardrailEvaluation, ...] = ()
+                entities: dict[str, int] = {}
+            else:
+                guardrails, entities = _guardrails(info, succeeded)
+
+            attributes: dict[str, str] = {}
+            md = p.metadata
+            if copies_metadata and md is not None:
+                copy_strings(md, metadata_fields, attributes)
+                if spend_logs_pairs:
+                    copy_strings(md.spend_logs_metadata, spend_logs_pairs, attributes)
+                if requester_pairs:
+                    copy_strings(md.requester_metadata, requester_pairs, attributes)
+            if tag_keys and p.request_tags.__class__ is list:
+                for tag in p.request_tags:
                     # "data-classification:confidential" -> tag.data-classification; first wins.
-                    if tag.__class__ is str:
-                        key, colon, value = tag.partition(":")
-                        path = tag_keys.get(key.strip()) if colon else None
-                        value = value.strip()
-                        if path is not None and value and path not in attributes:
-                            attributes[path] = value
-        return attributes
+                    if tag.__class__ is str and ":" in tag:
+                        key, _, value = tag.partition(":")
+                        path = tag_keys.get(key.strip())
+                        if path is not None and path not in attributes:
+                            value = value.strip()
+                            if value:
+                                attributes[path] = value
 
-    def convert(data: bytes) -> GatewayEvent:
-        p = decoder.decode(data)
-        model = p.model_group or p.model
-        if not model:
-            raise Invalid("no model: expected model_group or model")
-        start = p.start_time if p.start_time is not None else p.end_time
-        if start is None:
-            raise Invalid("no start time: expected unix seconds at `$.startTime`")
-        succeeded = p.status == "success"
+            ident = p.id
+            if ident is not None and ident.__class__ is not str:
+                ident = str(ident)
+            saved = p.saved_cache_cost
+            return GatewayEvent(
+                id=ident or None,
+                timestamp=start,
+                attributes=attributes,
+                model=model,
+                provider=(p.custom_llm_provider or "unknown").lower(),
+                operation=_OPERATIONS.get(p.call_type, "other"),
+                outcome="success" if succeeded else _failure_outcome(p, guardrails),
+                cache_hit=p.cache_hit is True,
+                streaming=p.stream is True,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cached_input_tokens=cached,
+                reasoning_tokens=reasoning,
+                reported_cost_usd=p.response_cost,
+                reported_cache_saved_usd=saved if saved else None,
+                duration_seconds=duration,
+                ttft_seconds=ttft,
+                guardrails=guardrails,
+                sensitive_entities=entities,
+            )
+        except Exception as exc:
+            return rejection(exc)
 
-        evaluations: list[GuardrailEvaluation] = []
-        entities: dict[str, int] = {}
-        blocked = False
-        info = p.guardrail_information
-        if info is not None:
-            for g in info if isinstance(info, list) else (info,):
-                if g is None:
-                    continue
-                masked = False
-                if g.masked_entity_count:
-                    for kind, count in g.masked_entity_count.items():
-                        if count:
-                            masked = True
-                            name = entity_name(kind)
-                            entities[name] = entities.get(name, 0) + count
-                result = _result(g.guardrail_status, g.guardrail_action, masked, succeeded)
-                blocked = blocked or result == "blocked"
-                evaluations.append(
-                    GuardrailEvaluation(
-                        name=g.guardrail_name or "unknown", stage=_stage(g.guardrail_mode), result=result
-                    )
-                )
-        if not succeeded and p.status_fields is not None:
-            blocked = blocked or p.status_fields.guardrail_status == "guardrail_intervened"
-
-        input_tokens = p.prompt_tokens or 0
-        output_tokens = p.completion_tokens or 0
-        cached = reasoning = 0
-        usage = p.hidden_params.usage_object if p.hidden_params is not None else None
-        if usage is not None:
-            if usage.prompt_tokens_details is not None:
-                cached = min(usage.prompt_tokens_details.cached_tokens or 0, input_tokens)
-            if usage.completion_tokens_details is not None:
-                reasoning = min(usage.completion_tokens_details.reasoning_tokens or 0, output_tokens)
-
-        duration = ttft = None
-        if p.start_time is not None:
-            if p.end_time is not None:
-                duration = seconds(p.end_time - p.start_time)
-            if p.stream is True and p.completion_start_time is not None:
-                ttft = seconds(p.completion_start_time - p.start_time)
-
-        ident = p.id
-        if ident is not None and ident.__class__ is not str:
-            ident = str(ident)
-        saved = p.saved_cache_cost
-        return GatewayEvent(
-            id=ident or None,
-            timestamp=start,
-            attributes=attributes_of(p),
-            model=model,
-            provider=(p.custom_llm_provider or "unknown").lower(),
-            operation=_OPERATIONS.get(p.call_type, "other"),  # type: ignore[arg-type]
-            outcome=_outcome(p, blocked),
-            cache_hit=p.cache_hit is True,
-            streaming=p.stream is True,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            cached_input_tokens=cached,
-            reasoning_tokens=reasoning,
-            reported_cost_usd=p.response_cost,
-            reported_cache_saved_usd=saved if saved else None,
-            duration_seconds=duration,
-            ttft_seconds=ttft,
-            guardrails=tuple(evaluations),
-            sensitive_entities=entities,
-        )
-
-    return never_raising(convert)
+    return adapter

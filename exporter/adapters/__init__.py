@@ -1,0 +1,28 @@
+"""Gateway adapters: one per record dialect, each turning one record's bytes into a GatewayEvent
+or a Rejection. An adapter never raises, whatever the bytes.
+
+``build_adapter(fmt, attribute_paths)`` builds one; ``attribute_paths`` are the record fields the
+spec's attribution and classification rules read (see ``exporter.fields.ATTRIBUTE_FIELDS``), and
+they are the only raw strings an adapter copies into ``GatewayEvent.attributes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from exporter.adapters import events, kong, litellm
+from exporter.adapters._common import Adapter
+from exporter.fields import FORMATS
+
+__all__ = ["Adapter", "build_adapter"]
+
+_BUILDERS = {"litellm": litellm.build, "kong": kong.build, "events": events.build}
+assert tuple(_BUILDERS) == FORMATS
+
+
+def build_adapter(fmt: str, attribute_paths: Iterable[str]) -> Adapter:
+    """The adapter for record format ``fmt`` (one of ``exporter.fields.FORMATS``)."""
+    builder = _BUILDERS.get(fmt)
+    if builder is None:
+        raise ValueError(f"unknown record format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    return builder(frozenset(attribute_paths))

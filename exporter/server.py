@@ -1,0 +1,431 @@
+"""The exporter's HTTP endpoint: ingest, /metrics and the probes.
+
+``POST /ingest/{litellm,kong,events}`` takes one JSON object, a JSON array or NDJSON (optionally
+gzip-compressed) and answers 202 with per-record counts; ``GET /metrics`` renders the pipeline;
+``GET /healthz`` and ``GET /readyz`` are for probes. Nothing a sender posts is ever echoed back
+or logged: responses and log lines carry counts, status codes and adapter reasons only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+import os
+import socket
+import socketserver
+import sys
+import threading
+import time
+import traceback
+import zlib
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar, Protocol
+from urllib.parse import urlsplit
+
+import orjson
+
+from exporter.batch import split_body
+from exporter.logs import RejectionLog
+from exporter.spec import Spec
+
+log = logging.getLogger("gatewatch.server")
+
+SOURCE = "http"
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+INGEST_ROUTES = {"/ingest/litellm": "litellm", "/ingest/kong": "kong", "/ingest/events": "events"}
+_METHODS: dict[str, tuple[str, ...]] = {
+    **{path: ("POST",) for path in INGEST_ROUTES},
+    "/metrics": ("GET", "HEAD"),
+    "/healthz": ("GET", "HEAD"),
+    "/readyz": ("GET", "HEAD"),
+}
+_GZIP = ("gzip", "x-gzip")
+_MAX_CHUNK_LINE = 1024
+# A refused body is still read and dropped, up to these bounds, before the connection closes:
+# closing with unread bytes makes the kernel reset the connection, and the client then sees
+# "broken pipe" instead of the 413 or 401 that says what was wrong.
+_LINGER_BYTES = 64 * 1024 * 1024
+_LINGER_SECONDS = 10.0
+
+
+class IngestPipeline(Protocol):
+    """What the server needs from ``exporter.pipeline.Pipeline``."""
+
+    spec: Spec
+
+    def ingest(
+        self, records: list[bytes], fmt: str, source: str, position: tuple[str, Any] | None = None
+    ) -> Any: ...
+
+    def scrape(self) -> bytes: ...
+
+
+class App:
+    """State the request handlers share: pipeline, readiness, token and in-flight ingests."""
+
+    def __init__(self, pipeline: IngestPipeline, *, token_env: str | None = None) -> None:
+        self.pipeline = pipeline
+        # --ingest-token-env wins over the spec's ingest.token_env, which follows reloads.
+        self._token_env_override = token_env
+        self.ready = threading.Event()
+        self.rejections = RejectionLog(log)
+        self._gate = threading.Condition()
+        self._accepting = True
+        self._in_flight = 0
+
+    @property
+    def token_env(self) -> str | None:
+        return self._token_env_override or self.pipeline.spec.ingest.token_env
+
+    def expected_token(self) -> str | None:
+        name = self.token_env
+        return (os.environ.get(name) or None) if name else None
+
+    def authorized(self, header: str | None) -> bool:
+        expected = self.expected_token()
+        if expected is None:
+            return True
+        scheme, _, given = (header or "").strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(given.strip().encode(), expected.encode())
+
+    def enter(self) -> bool:
+        """Register an ingest in flight; False once draining has begun."""
+        with self._gate:
+            if not self._accepting:
+                return False
+            self._in_flight += 1
+            return True
+
+    def leave(self) -> None:
+        with self._gate:
+            self._in_flight -= 1
+            self._gate.notify_all()
+
+    def drain(self, timeout: float) -> bool:
+        """Refuse new ingests and wait for those in flight, so the final snapshot holds them."""
+        self.ready.clear()
+        with self._gate:
+            self._accepting = False
+            return self._gate.wait_for(lambda: self._in_flight == 0, timeout)
+
+
+class HttpError(Exception):
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+def parse_listen(text: str) -> Listen:
+    """``host:port``, ``:port`` (all interfaces) or ``[v6-address]:port``."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected host:port (or :port for all interfaces), got {text!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"write an IPv6 address in brackets, as [::1]:9464, got {text!r}")
+    return Listen(host, int(port))
+
+
+class ExporterServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # Gateways open bursts of connections when they flush their log queues.
+    request_queue_size = 128
+    # The ingest gate, not thread joins, makes shutdown wait for requests in flight.
+    block_on_close = False
+
+    def __init__(self, listen: Listen, app: App) -> None:
+        self.app = app
+        if ":" in listen.host:
+            self.address_family = socket.AF_INET6
+        super().__init__((listen.host, listen.port), _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host's FQDN, a DNS lookup that can stall start-up.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # The stock version prints a traceback to stderr, outside the log and its format.
+        log.debug("connection dropped: %s", type(sys.exc_info()[1]).__name__)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{Listen(str(host) or '0.0.0.0', int(port))}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "gatewatch"
+    sys_version = ""
+    # An idle keep-alive connection or a stalled body must not hold a thread forever.
+    timeout = 60
+    # Headers and body go out in two writes; with Nagle on, the second waits for the client's
+    # delayed ACK (~40 ms per request on keep-alive connections).
+    disable_nagle_algorithm = True
+    server: ExporterServer
+    _extra_headers: ClassVar[list[tuple[str, str]]] = []
+
+    # -- dispatch ------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_OPTIONS(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        started = time.perf_counter()
+        self._body_read = False
+        self._extra_headers = []
+        self._note = ""
+        path = urlsplit(self.path).path
+        self._route = path if path in _METHODS else "(unknown path)"
+        status = HTTPStatus.INTERNAL_SERVER_ERROR
+        try:
+            status = self._route_request(path)
+        except HttpError as err:
+            status = err.status
+            with contextlib.suppress(OSError):
+                self._send_json(status, {"error": err.message})
+        except OSError:
+            # The client went away mid-request; nothing to answer.
+            self.close_connection = True
+            status = HTTPStatus.BAD_REQUEST
+            self._note = "connection lost"
+        except Exception as err:
+            # A bug costs one request, never the process. The message may quote input, so the
+            # log names the exception type and where it was raised, not its text.
+            frames = "".join(traceback.format_tb(err.__traceback__))
+            log.error("internal error handling %s %s: %s\n%s", self.command, self._route,
+                      type(err).__name__, frames)
+            status = HTTPStatus.INTERNAL_SERVER_ERROR
+            with contextlib.suppress(OSError):
+                self._send_json(status, {"error": "internal error; see the exporter log"})
+        log.debug(
+            "%s %s %d%s (%.1f ms)", self.command, self._route, status,
+            f" {self._note}" if self._note else "", (time.perf_counter() - started) * 1000,
+        )
+        if self.close_connection and not self._body_read and self._has_body():
+            self._discard_body()
+
+    def _discard_body(self) -> None:
+        try:
+            self.connection.shutdown(socket.SHUT_WR)  # the answer is complete
+            self.connection.settimeout(2.0)
+            deadline = time.monotonic() + _LINGER_SECONDS
+            dropped = 0
+            while dropped < _LINGER_BYTES and time.monotonic() < deadline:
+                data = self.rfile.read1(65536)
+                if not data:
+                    break
+                dropped += len(data)
+        except OSError:
+            pass
+
+    def _route_request(self, path: str) -> HTTPStatus:
+        allowed = _METHODS.get(path)
+        if allowed is None:
+            raise HttpError(HTTPStatus.NOT_FOUND, "unknown path")
+        if self.command not in allowed:
+            self._extra_headers = [("Allow", ", ".join(allowed))]
+            raise HttpError(HTTPStatus.METHOD_NOT_ALLOWED, f"use {' or '.join(allowed)}")
+        app = self.server.app
+        if path == "/metrics":
+            self._send(HTTPStatus.OK, app.pipeline.scrape(), METRICS_CONTENT_TYPE)
+            return HTTPStatus.OK
+        if path == "/healthz":
+            self._send(HTTPStatus.OK, b"ok\n", "text/plain; charset=utf-8")
+            return HTTPStatus.OK
+        if path == "/readyz":
+            if app.ready.is_set():
+                self._send(HTTPStatus.OK, b"ready\n", "text/plain; charset=utf-8")
+                return HTTPStatus.OK
+            self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"not ready\n", "text/plain; charset=utf-8")
+            return HTTPStatus.SERVICE_UNAVAILABLE
+        return self._ingest(INGEST_ROUTES[path])
+
+    # -- ingest --------------------------------------------------------------------------
+
+    def _ingest(self, fmt: str) -> HTTPStatus:
+        app = self.server.app
+        if not app.authorized(self.headers.get("Authorization")):
+            self._extra_headers = [("WWW-Authenticate", 'Bearer realm="gatewatch"')]
+            raise HttpError(HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token")
+        if not app.enter():
+            raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down")
+        try:
+            limit = app.pipeline.spec.ingest.max_body_bytes
+            body = _decode(self._read_body(limit), self.headers.get("Content-Encoding"), limit)
+            records = split_body(body)
+            if records is None:
+                raise HttpError(
+                    HTTPStatus.BAD_REQUEST,
+                    "expected a JSON object, a JSON array or newline-delimited JSON",
+                )
+            result = app.pipeline.ingest(records, fmt, SOURCE)
+        finally:
+            app.leave()
+        app.rejections.note(SOURCE, fmt, result.rejected, result.errors)
+        self._note = f"accepted={result.accepted} rejected={result.rejected} duplicates={result.duplicates}"
+        self._send_json(HTTPStatus.ACCEPTED, {
+            "accepted": result.accepted,
+            "rejected": result.rejected,
+            "duplicates": result.duplicates,
+            "errors": [{"index": index, "reason": reason} for index, reason in result.errors],
+        })
+        return HTTPStatus.ACCEPTED
+
+    def _read_body(self, limit: int) -> bytes:
+        """The request body, refused as soon as it is known to exceed ``limit`` bytes."""
+        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+        length = self.headers.get("Content-Length")
+        if chunked:
+            if length is not None:
+                # Both headers at once is how requests get smuggled past proxies.
+                raise HttpError(HTTPStatus.BAD_REQUEST, "send Content-Length or chunked encoding, not both")
+            return self._read_chunked(limit)
+        if length is None:
+            raise HttpError(HTTPStatus.LENGTH_REQUIRED, "Content-Length required")
+        if not length.strip().isdigit():
+            raise HttpError(HTTPStatus.BAD_REQUEST, "Content-Length must be a non-negative integer")
+        size = int(length)
+        if size > limit:
+            raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body larger than {limit} bytes")
+        body = self.rfile.read(size)
+        if len(body) != size:
+            self.close_connection = True
+            raise HttpError(HTTPStatus.BAD_REQUEST, "body shorter than Content-Length")
+        self._body_read = True
+        return body
+
+    def _read_chunked(self, limit: int) -> bytes:
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(_MAX_CHUNK_LINE + 1)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise HttpError(HTTPStatus.BAD_REQUEST, "malformed chunked body") from None
+            if size < 0 or len(line) > _MAX_CHUNK_LINE:
+                raise HttpError(HTTPStatus.BAD_REQUEST, "malformed chunked body")
+            if size == 0:
+                break
+            total += size
+            if total > limit:
+                raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body larger than {limit} bytes")
+            chunk = self.rfile.read(size)
+            if len(chunk) != size or self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                raise HttpError(HTTPStatus.BAD_REQUEST, "malformed chunked body")
+            parts.append(chunk)
+        for _ in range(64):  # trailers, ignored
+            if self.rfile.readline(_MAX_CHUNK_LINE + 1) in (b"\r\n", b"\n", b""):
+                self._body_read = True
+                return b"".join(parts)
+        raise HttpError(HTTPStatus.BAD_REQUEST, "malformed chunked body")
+
+    # -- responses -----------------------------------------------------------------------
+
+    def _send_json(self, status: HTTPStatus, payload: dict[str, Any]) -> None:
+        self._send(status, orjson.dumps(payload) + b"\n", "application/json")
+
+    def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
+        if not self._body_read and self._has_body():
+            # An unread body would be parsed as the next request on this connection.
+            self.close_connection = True
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in self._extra_headers:
+            self.send_header(name, value)
+        self._extra_headers = []
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _has_body(self) -> bool:
+        length = self.headers.get("Content-Length", "0").strip()
+        return length not in ("", "0") or "Transfer-Encoding" in self.headers
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # The stock version quotes the request line back; that could be anything the client sent.
+        self.close_connection = True
+        self._body_read = True
+        self._extra_headers = []
+        if getattr(self, "command", None) is None:
+            self.command = ""
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+            # Unparsed request line: answer with a status line all the same (no client speaks 0.9).
+            self.request_version = "HTTP/1.0"
+        status = HTTPStatus(code) if code in HTTPStatus._value2member_map_ else HTTPStatus.BAD_REQUEST
+        with contextlib.suppress(OSError):
+            self._send_json(status, {"error": status.phrase})
+        log.debug("refused a malformed request: %d %s", status, status.phrase)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # The stock access log quotes request lines and paths; _dispatch logs a sanitised line.
+        pass
+
+
+def _decode(body: bytes, encoding: str | None, limit: int) -> bytes:
+    """Undo Content-Encoding; the size limit applies to the decompressed body too."""
+    coding = (encoding or "identity").strip().lower()
+    if coding == "identity":
+        return body
+    if coding not in _GZIP:
+        raise HttpError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "Content-Encoding must be gzip or identity")
+    out: list[bytes] = []
+    total = 0
+    data = body
+    try:
+        while data:
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            # max_length bounds memory: a small bomb cannot inflate past the limit.
+            chunk = inflater.decompress(data, limit + 1 - total)
+            total += len(chunk)
+            out.append(chunk)
+            if total > limit or inflater.unconsumed_tail:
+                raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                                f"decompressed body larger than {limit} bytes")
+            if not inflater.eof:
+                raise HttpError(HTTPStatus.BAD_REQUEST, "truncated gzip body")
+            data = inflater.unused_data  # concatenated gzip members
+    except zlib.error:
+        raise HttpError(HTTPStatus.BAD_REQUEST, "body is not valid gzip") from None
+    return b"".join(out)
