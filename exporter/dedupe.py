@@ -1,16 +1,20 @@
 """Duplicate detection: loggers retry, and a retried record must not be charged twice.
 
-Ids are kept as 64-bit keyed digests (never the raw id) for a configurable window. The
-window survives restarts through the state snapshot.
+Ids are kept as 64-bit digests (never the raw id) for a configurable window. The window
+survives restarts through the state snapshot, so the digest must be stable across processes:
+xxh3 seeded per format, not Python's per-process ``hash``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import deque
 from collections.abc import Callable
 
 import msgspec
+import xxhash
+
+
+_SEEDS: dict[str, int] = {}
 
 
 class DedupeState(msgspec.Struct, array_like=True):
@@ -31,9 +35,10 @@ class Deduplicator:
             return False
         now = self._clock()
         self._expire(now)
-        digest = int.from_bytes(
-            hashlib.blake2b(f"{fmt}\0{record_id}".encode(), digest_size=8).digest(), "little"
-        )
+        seed = _SEEDS.get(fmt)
+        if seed is None:
+            seed = _SEEDS[fmt] = xxhash.xxh3_64_intdigest(fmt.encode())
+        digest = xxhash.xxh3_64_intdigest(record_id.encode("utf-8", "surrogatepass"), seed)
         if digest in self._expiry:
             return True
         expiry = now + self.window

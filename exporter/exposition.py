@@ -18,7 +18,8 @@ _HELP_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n"})
 
 
 def needs_escaping(values: tuple[str, ...]) -> bool:
-    return any("\\" in v or '"' in v or "\n" in v for v in values)
+    joined = "".join(values)
+    return "\\" in joined or '"' in joined or "\n" in joined
 
 
 def escape_label_value(value: str) -> str:

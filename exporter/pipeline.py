@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -21,14 +21,14 @@ from exporter import catalog
 from exporter.adapters import Adapter, build_adapter
 from exporter.attribution import Attributor
 from exporter.dedupe import DedupeState, Deduplicator
-from exporter.event import GatewayEvent, Measured, Rejection
+from exporter.event import GatewayEvent, Rejection
 from exporter.fields import FORMATS
 from exporter.labels import LabelBound
 from exporter.periods import month_bounds
 from exporter.policy import PolicyChecker
 from exporter.pricing import PriceBook
-from exporter.recorder import Recorder
-from exporter.spec import Spec, spec_hash
+from exporter.recorder import Recorder, Route
+from exporter.spec import Model, Spec, spec_hash
 from exporter.state import StateStore
 
 log = logging.getLogger("gatewatch.pipeline")
@@ -40,6 +40,8 @@ KNOWN_OPERATIONS = (
     "speech", "rerank", "other",
 )
 MAX_ERRORS_REPORTED = 1000
+# Shapes of request remembered with their resolved route (see Pipeline._record).
+MAX_ROUTES = 100_000
 
 
 @dataclass(slots=True)
@@ -49,6 +51,14 @@ class IngestResult:
     duplicates: int = 0
     # (index in the batch, reason); at most MAX_ERRORS_REPORTED, the counts stay exact.
     errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+class _Route(NamedTuple):
+    series: Route
+    listed: Model | None  # the price table's model, if it has one
+    model: str  # the model label
+    team: str | None  # the spec team, for adoption timestamps; None for others
+    folds: tuple[str, ...]  # labels the cardinality guard folded for this shape
 
 
 class Snapshot(msgspec.Struct, kw_only=True):
@@ -101,6 +111,8 @@ class Pipeline:
         self._first_success: dict[str, float] = {}
         self._last_event: dict[str, float] = {}
         self._positions: dict[str, Any] = {}
+        self._routes: dict[tuple[Any, ...], _Route] = {}
+        self._folds: list[str] | None = None
         self._dedupe = Deduplicator(spec.ingest.dedupe_window_seconds, clock)
         admitted = self._restore()
         self._configure(spec, admitted)
@@ -115,6 +127,7 @@ class Pipeline:
         self._adapters: dict[str, Adapter] = {fmt: build_adapter(fmt, paths) for fmt in FORMATS}
         self._prices = PriceBook(spec)
         self._policy = PolicyChecker(spec)
+        self._routes = {}
         self._dedupe.window = spec.ingest.dedupe_window_seconds
         self._period: tuple[float, float] | None = None
         self._publish_spec_gauges()
@@ -145,7 +158,9 @@ class Pipeline:
         self.recorder.replace_gauge(catalog.TEAM_BUDGET_PERIOD_END, {(t.name, t.budget.period): end for t in teams})
 
     def _count_fold(self, label: str) -> None:
-        self.recorder.inc(catalog.EXPORTER_LABEL_OVERFLOW, (label,))
+        # Bounds run only while a route is built; the route counts its folds on every record.
+        if self._folds is not None:
+            self._folds.append(label)
 
     # -- ingest --------------------------------------------------------------------------
 
@@ -194,34 +209,47 @@ class Pipeline:
         return result
 
     def _record(self, event: GatewayEvent, fmt: str) -> None:
+        # Everything but the numbers depends only on the request's shape, which repeats: resolve
+        # each shape once (attribution, bounds, policy, series) and count the rest on its route.
+        attributes = event.attributes
+        entities = event.sensitive_entities
+        shape = (
+            fmt, tuple(attributes.items()) if attributes else (), event.model, event.provider,
+            event.operation, event.outcome, event.cache_hit, event.guardrails,
+            tuple(entities) if entities else (),
+        )
+        route = self._routes.get(shape)
+        if route is None:
+            route = self._new_route(shape, event, fmt)
+        cost, saved, unpriced = self._prices.price(event, route.listed)
+        self.recorder.add(route.series, event, cost, saved, entities.values())
+        if unpriced:
+            self.recorder.inc(catalog.EXPORTER_UNPRICED, (route.model,))
+        for label in route.folds:
+            self.recorder.inc(catalog.EXPORTER_LABEL_OVERFLOW, (label,))
+        if route.team is not None and (route.team not in self._first_seen or (
+                event.outcome == "success" and route.team not in self._first_success)):
+            self._note_adoption(route.team, event.outcome == "success")
+
+    def _new_route(self, shape: tuple[Any, ...], event: GatewayEvent, fmt: str) -> _Route:
+        if len(self._routes) >= MAX_ROUTES:
+            self._routes.clear()  # attacker-chosen values must not grow memory without bound
         bounds = self._bounds
+        self._folds = folds = []
         who = self._attributor.resolve(fmt, event.attributes)
         listed = self._prices.canonical(event.model)
         model = listed.name if listed is not None else bounds.model(event.model)
-        priced = self._prices.price(event, listed)
         guardrails = tuple((bounds.guardrail(g.name), g.stage, g.result) for g in event.guardrails)
         policy = self._policy.check(who.team, model, who.classification, event.outcome, guardrails)
-        if policy.missing_guardrails:
-            guardrails += policy.missing_guardrails
-        if priced.unpriced:
-            self.recorder.inc(catalog.EXPORTER_UNPRICED, (model,))
-        self.recorder.record(
-            Measured(
-                event=event,
-                team=who.team,
-                app=who.app,
-                model=model,
-                provider=bounds.provider(event.provider),
-                operation=bounds.operation(event.operation),
-                cost_usd=priced.cost_usd,
-                cache_saved_usd=priced.cache_saved_usd,
-                guardrails=guardrails,
-                entities=tuple((bounds.entity(k), n) for k, n in event.sensitive_entities.items()),
-                violations=policy.violations,
-            )
+        series = self.recorder.route(
+            who.team, who.app, model, bounds.provider(event.provider), bounds.operation(event.operation),
+            event.outcome, event.cache_hit, guardrails + policy.missing_guardrails,
+            tuple(bounds.entity(name) for name in event.sensitive_entities), policy.violations,
         )
-        if who.known_team:
-            self._note_adoption(who.team, event.outcome == "success")
+        self._folds = None
+        route = _Route(series, listed, model, who.team if who.known_team else None, tuple(folds))
+        self._routes[shape] = route
+        return route
 
     def _note_adoption(self, team: str, success: bool) -> None:
         if team not in self._first_seen:

@@ -7,20 +7,15 @@ table can price is reported as unpriced, so cost is never silently zero.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from exporter.event import GatewayEvent
 from exporter.spec import Model, Spec
 
 PER_MILLION = 1_000_000.0
 
 
-@dataclass(frozen=True, slots=True)
-class Priced:
-    cost_usd: float
-    cache_saved_usd: float
-    # True when the request had tokens but no price from the gateway or the table.
-    unpriced: bool
+# (cost in USD, cache savings in USD, unpriced): unpriced is True when the request had tokens
+# but neither the gateway nor the table gave a price. A plain tuple: it is made per record.
+Priced = tuple[float, float, bool]
 
 
 class PriceBook:
@@ -40,22 +35,21 @@ class PriceBook:
         return model
 
     def price(self, event: GatewayEvent, model: Model | None) -> Priced:
-        tokens = event.input_tokens + event.output_tokens
-        table_cost = _token_cost(event, model) if model is not None else None
         reported = event.reported_cost_usd
-
         if event.cache_hit:
-            cost = reported or 0.0
             saved = event.reported_cache_saved_usd
             if saved is None:
-                saved = table_cost or 0.0
-            return Priced(cost, saved, unpriced=False)
+                saved = _token_cost(event, model) if model is not None else 0.0
+            return reported or 0.0, saved, False
+        if reported:
+            return reported, 0.0, False
+        tokens = event.input_tokens + event.output_tokens
         # A reported 0 for a request that used tokens means the gateway did not know the price.
-        if reported is not None and (reported > 0 or tokens == 0):
-            return Priced(reported, 0.0, unpriced=False)
-        if table_cost is not None:
-            return Priced(table_cost, 0.0, unpriced=False)
-        return Priced(reported or 0.0, 0.0, unpriced=tokens > 0)
+        if reported is not None and tokens == 0:
+            return reported, 0.0, False
+        if model is not None:
+            return _token_cost(event, model), 0.0, False
+        return 0.0, 0.0, tokens > 0
 
 
 def _token_cost(event: GatewayEvent, model: Model) -> float:

@@ -22,18 +22,18 @@ import math
 import time
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import accumulate, repeat
-from typing import Any
+from typing import Any, NamedTuple
 
 from exporter import catalog as c
 from exporter import exposition as x
 from exporter.catalog import Metric, MetricType
-from exporter.event import Measured
+from exporter.event import GatewayEvent, Measured
 from exporter.histogram import TOKEN_USAGE_BUCKETS, HistogramValue
 from exporter.recorder_snapshot import FamilyState, GaugeState, RecorderState, decode, encode
 
-__all__ = ["SERIES_CAP_LABEL", "TOKEN_USAGE", "TOKEN_USAGE_BUCKETS", "HistogramValue", "Recorder"]
+__all__ = ["SERIES_CAP_LABEL", "TOKEN_USAGE", "TOKEN_USAGE_BUCKETS", "HistogramValue", "Recorder", "Route"]
 
 # genai_exporter_label_overflow_total{label=...} for label sets folded by the series cap.
 SERIES_CAP_LABEL = "__series_cap__"
@@ -70,6 +70,16 @@ _DUR_SUM = len(_DUR_BOUNDS) + 1
 _TTFT_SUM = len(_TTFT_BOUNDS) + 1
 _PROMPT_SUM = len(_PROMPT_BOUNDS) + 1
 _TU_SUM = len(TOKEN_USAGE_BUCKETS) + 1
+
+
+class Route(NamedTuple):
+    """First slots of every series one kind of request updates (see ``Recorder.route``)."""
+
+    cell: list[int]
+    key: tuple[str, ...]
+    guardrails: tuple[int, ...]
+    entities: tuple[int, ...]
+    violations: tuple[int, ...]
 
 
 class _Family:
@@ -152,75 +162,92 @@ class Recorder:
         """
         ev = m.event
         cost = m.cost_usd
-        n_in = ev.input_tokens
-        n_out = ev.output_tokens
-        n_cached = ev.cached_input_tokens
-        n_reasoning = ev.reasoning_tokens
         duration = ev.duration_seconds
         ttft = ev.ttft_seconds
-        hit = ev.cache_hit
-        if (not 0.0 <= cost < _INF or (n_in | n_out | n_cached | n_reasoning) < 0
+        if (not 0.0 <= cost < _INF
+                or (ev.input_tokens | ev.output_tokens | ev.cached_input_tokens | ev.reasoning_tokens) < 0
                 or (duration is not None and not 0.0 <= duration < _INF)
                 or (ttft is not None and not 0.0 <= ttft < _INF)
-                or (hit and not 0.0 <= m.cache_saved_usd < _INF)
+                or (ev.cache_hit and not 0.0 <= m.cache_saved_usd < _INF)
                 or (m.entities and min(n for _, n in m.entities) < 0)):
             raise ValueError(f"event {ev.id!r}: amounts must be finite and not negative")
-        key = (m.team, m.app, m.model, m.provider, m.operation, ev.outcome, "hit" if hit else "miss")
+        entities = tuple(entity for entity, count in m.entities if count)
+        route = self.route(m.team, m.app, m.model, m.provider, m.operation, ev.outcome, ev.cache_hit,
+                           m.guardrails, entities, m.violations)
+        self.add(route, ev, cost, m.cache_saved_usd, tuple(count for _, count in m.entities if count))
+
+    def route(self, team: str, app: str, model: str, provider: str, operation: str, outcome: str,
+              cache_hit: bool, guardrails: tuple[tuple[str, str, str], ...] = (),
+              entities: tuple[str, ...] = (), violations: tuple[str, ...] = ()) -> Route:
+        """The series a request with these (bounded) labels updates, resolved once.
+
+        The pipeline keeps routes for the kinds of request it sees, so counting one costs array
+        increments and no label lookups. A route stays valid for the recorder's lifetime.
+        """
+        key = (team, app, model, provider, operation, outcome, "hit" if cache_hit else "miss")
         cell = self._req.index.get(key)
         if cell is None:
             cell = self._cell(key)
+        return Route(
+            cell,
+            key,
+            tuple(self._series(self._guard, (team, app, g, stage, result)) for g, stage, result in guardrails),
+            tuple(self._series(self._entity, (team, app, entity)) for entity in entities),
+            tuple(self._series(self._policy, (team, app, policy)) for policy in violations),
+        )
+
+    def add(self, route: Route, ev: GatewayEvent, cost: float, cache_saved: float,
+            entity_counts: Iterable[int] = ()) -> None:
+        """Count one event on its route. The hot path: amounts are the adapters' checked numbers.
+
+        ``entity_counts`` line up with the entity names the route was made with.
+        """
+        cell = route.cell
         v = self._v
         v[cell[_REQ]] += 1.0
         b = cell[_BASE]
         v[b] += cost
-        if n_in:
-            v[b + _INPUT] += n_in
+        n = ev.input_tokens
+        if n:
+            v[b + _INPUT] += n
             i = cell[_PROMPT]
             if i < 0:
-                i = self._resolve(cell, _PROMPT, key)
-            v[i + bisect_left(_PROMPT_BOUNDS, n_in)] += 1.0
-            v[i + _PROMPT_SUM] += n_in
-        if n_out:
-            v[b + _OUTPUT] += n_out
-        if n_cached:
-            v[b + _CACHED] += n_cached
-        if n_reasoning:
-            v[b + _REASONING] += n_reasoning
-        if hit:
-            v[cell[_SAVED]] += m.cache_saved_usd
-        if duration is not None:
+                i = self._resolve(cell, _PROMPT, route.key)
+            v[i + bisect_left(_PROMPT_BOUNDS, n)] += 1.0
+            v[i + _PROMPT_SUM] += n
+        n = ev.output_tokens
+        if n:
+            v[b + _OUTPUT] += n
+        n = ev.cached_input_tokens
+        if n:
+            v[b + _CACHED] += n
+        n = ev.reasoning_tokens
+        if n:
+            v[b + _REASONING] += n
+        if ev.cache_hit:
+            v[cell[_SAVED]] += cache_saved
+        seconds = ev.duration_seconds
+        if seconds is not None:
             i = cell[_DUR]
             if i < 0:
-                i = self._resolve(cell, _DUR, key)
-            v[i + bisect_left(_DUR_BOUNDS, duration)] += 1.0
-            v[i + _DUR_SUM] += duration
-        if ttft is not None:
+                i = self._resolve(cell, _DUR, route.key)
+            v[i + bisect_left(_DUR_BOUNDS, seconds)] += 1.0
+            v[i + _DUR_SUM] += seconds
+        seconds = ev.ttft_seconds
+        if seconds is not None:
             i = cell[_TTFT]
             if i < 0:
-                i = self._resolve(cell, _TTFT, key)
-            v[i + bisect_left(_TTFT_BOUNDS, ttft)] += 1.0
-            v[i + _TTFT_SUM] += ttft
+                i = self._resolve(cell, _TTFT, route.key)
+            v[i + bisect_left(_TTFT_BOUNDS, seconds)] += 1.0
+            v[i + _TTFT_SUM] += seconds
         if self._token_usage:
-            self._observe_token_usage(cell, key, n_in, n_out)
-        if m.guardrails:
-            family = self._guard
-            for guardrail, stage, result in m.guardrails:
-                k = (m.team, m.app, guardrail, stage, result)
-                i = family.index.get(k)
-                v[self._series(family, k) if i is None else i] += 1.0
-        if m.entities:
-            family = self._entity
-            for entity, count in m.entities:
-                if count:
-                    k = (m.team, m.app, entity)
-                    i = family.index.get(k)
-                    v[self._series(family, k) if i is None else i] += count
-        if m.violations:
-            family = self._policy
-            for policy in m.violations:
-                k = (m.team, m.app, policy)
-                i = family.index.get(k)
-                v[self._series(family, k) if i is None else i] += 1.0
+            self._observe_token_usage(cell, route.key, ev.input_tokens, ev.output_tokens)
+        for i in route.guardrails:
+            v[i] += 1.0
+        for i, count in zip(route.entities, entity_counts, strict=False):
+            v[i] += count
+        for i in route.violations:
+            v[i] += 1.0
 
     def _observe_token_usage(self, cell: list[int], key: tuple[str, ...], n_in: int, n_out: int) -> None:
         # Only requests that used tokens: a failed call's zeros would drag every percentile down.
@@ -239,8 +266,10 @@ class Recorder:
         cell = family.folded.get(key)
         if cell is not None:
             return cell
-        overflow = family.overflow_key(key)
-        folded = family.regular >= self._cap and key != overflow
+        # Below the cap (the common case) no overflow key is needed; a series whose labels happen
+        # to be the overflow's counts as a regular one, so the cap may hold one series early.
+        overflow = family.overflow_key(key) if family.regular >= self._cap else key
+        folded = key != overflow
         if folded:
             request_slot = (family.index.get(overflow) or self._cell(overflow))[_REQ]
         else:
@@ -250,7 +279,7 @@ class Recorder:
             self._memo_fold(family, key, cell)
         else:
             family.index[key] = cell  # published only now that every slot it names exists
-            family.regular += key != overflow
+            family.regular += 1
         return cell
 
     def _new_cell(self, key: tuple[str, ...], request_slot: int) -> list[int]:
@@ -284,12 +313,12 @@ class Recorder:
         slot = family.folded.get(key)
         if slot is not None:
             return slot
-        overflow = family.overflow_key(key)
-        if not family.capped or family.regular < self._cap or key == overflow:
+        if not family.capped or family.regular < self._cap or key == family.overflow_key(key):
             slot = self._alloc(family, key)
             family.index[key] = slot  # published only now that its slots exist
-            family.regular += key != overflow
+            family.regular += 1
             return slot
+        overflow = family.overflow_key(key)
         slot = self._series(family, overflow)
         self._memo_fold(family, key, slot)
         return slot

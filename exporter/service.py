@@ -23,6 +23,7 @@ from exporter import catalog
 from exporter import spec as spec_model
 from exporter.pipeline import Pipeline
 from exporter.recorder import Recorder
+from exporter.runtime import tune_garbage_collector
 from exporter.server import App, ExporterServer, Listen
 from exporter.spec import Spec, SpecError, spec_hash
 from exporter.state import StateStore
@@ -79,6 +80,7 @@ class StartupError(Exception):
 
 def run(options: Options) -> int:
     """Run until SIGTERM or SIGINT; returns the process exit code."""
+    tune_garbage_collector()
     signals = _Signals()
     signals.install()
     try:

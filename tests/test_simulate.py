@@ -146,6 +146,11 @@ def test_record_ids_are_unique_and_differ_between_runs_started_at_different_time
     assert not {r.payload["id"] for r in later if r.fmt == "litellm"} & set(ids)
 
 
+def test_an_unknown_scenario_is_refused_when_asked_for() -> None:
+    with pytest.raises(ValueError, match="unknown scenario 'outage'; expected one of normal, provider_outage"):
+        generate(SPEC, "outage", start=START, duration=10, rate=1)
+
+
 def test_records_come_in_time_order_within_the_duration() -> None:
     ats = [r.at for r in records(duration=300)]
     assert ats == sorted(ats)

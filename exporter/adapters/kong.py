@@ -368,24 +368,25 @@ def build(paths: frozenset[str]) -> Adapter:
             if ident is not None and ident.__class__ is not str:
                 ident = str(ident)
             return GatewayEvent(
-                id=ident or None,
-                timestamp=started_at / 1000,
-                attributes=attributes,
-                model=model,
-                provider=(meta.provider_name or "unknown").lower(),
-                operation=_operation(meta, request.uri),
-                outcome=outcome,
-                cache_hit=cache_status is not None and cache_status.lower() == "hit",
-                streaming=meta.request_mode == "stream",
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                cached_input_tokens=cached,
-                reasoning_tokens=reasoning,
-                reported_cost_usd=usage.cost if usage.cost is not None else usage.cost_request,
-                duration_seconds=latency / 1000 if latency is not None else None,
-                ttft_seconds=ttft / 1000 if ttft else None,
-                guardrails=guardrails,
-                sensitive_entities=entities,
+                ident or None,  # id
+                started_at / 1000,  # timestamp
+                attributes,  # attributes
+                model,  # model
+                (meta.provider_name or "unknown").lower(),  # provider
+                _operation(meta, request.uri),  # operation
+                outcome,  # outcome
+                cache_status is not None and cache_status.lower() == "hit",  # cache_hit
+                meta.request_mode == "stream",  # streaming
+                input_tokens,  # input_tokens
+                output_tokens,  # output_tokens
+                cached,  # cached_input_tokens
+                reasoning,  # reasoning_tokens
+                usage.cost if usage.cost is not None else usage.cost_request,  # reported_cost_usd
+                None,  # reported_cache_saved_usd: Kong reports none
+                latency / 1000 if latency is not None else None,  # duration_seconds
+                ttft / 1000 if ttft else None,  # ttft_seconds
+                guardrails,  # guardrails
+                entities,  # sensitive_entities
             )
         except Exception as exc:
             return rejection(exc)

@@ -303,25 +303,25 @@ def build(paths: frozenset[str]) -> Adapter:
                 ident = str(ident)
             saved = p.saved_cache_cost
             return GatewayEvent(
-                id=ident or None,
-                timestamp=start,
-                attributes=attributes,
-                model=model,
-                provider=(p.custom_llm_provider or "unknown").lower(),
-                operation=_OPERATIONS.get(p.call_type, "other"),
-                outcome="success" if succeeded else _failure_outcome(p, guardrails),
-                cache_hit=p.cache_hit is True,
-                streaming=p.stream is True,
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                cached_input_tokens=cached,
-                reasoning_tokens=reasoning,
-                reported_cost_usd=p.response_cost,
-                reported_cache_saved_usd=saved if saved else None,
-                duration_seconds=duration,
-                ttft_seconds=ttft,
-                guardrails=guardrails,
-                sensitive_entities=entities,
+                ident or None,  # id
+                start,  # timestamp
+                attributes,  # attributes
+                model,  # model
+                (p.custom_llm_provider or "unknown").lower(),  # provider
+                _OPERATIONS.get(p.call_type, "other"),  # operation
+                "success" if succeeded else _failure_outcome(p, guardrails),  # outcome
+                p.cache_hit is True,  # cache_hit
+                p.stream is True,  # streaming
+                input_tokens,  # input_tokens
+                output_tokens,  # output_tokens
+                cached,  # cached_input_tokens
+                reasoning,  # reasoning_tokens
+                p.response_cost,  # reported_cost_usd
+                saved if saved else None,  # reported_cache_saved_usd
+                duration,  # duration_seconds
+                ttft,  # ttft_seconds
+                guardrails,  # guardrails
+                entities,  # sensitive_entities
             )
         except Exception as exc:
             return rejection(exc)

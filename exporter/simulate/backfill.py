@@ -12,8 +12,9 @@ timestamp (in seconds); a series' samples appear in increasing time order (an ea
 after a later one is dropped without an error); the file ends with ``# EOF``. It does not mind
 samples of different families alternating, so the file is written one simulated scrape after
 another, with each family's ``# HELP``/``# TYPE`` once at the top (counter families named
-without ``_total``, their samples with it). promtool reads the whole file once per block
-(2 h by default): for long ranges pass ``--max-block-duration`` (e.g. 24h) to keep it fast.
+without ``_total``, their samples with it). promtool rereads the whole file once per block
+(2 h by default), so long ranges want ``--max-block-duration``: 14 days of the example spec at
+a 300 s step (2.4 GB) took it 4.5 min with 24h blocks and 1 min with 336h.
 
 ``sample_every`` N runs 1 in N records through the pipeline (the traffic is generated at
 rate/N) and multiplies every counter and histogram by N: N times cheaper, the same totals and

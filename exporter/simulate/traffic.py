@@ -16,8 +16,8 @@ from random import Random
 from typing import Any
 
 from exporter.simulate.records import build
-from exporter.simulate.scenarios import SCENARIOS, Stream, overlay
-from exporter.simulate.world import build_world, ordinary_call
+from exporter.simulate.scenarios import SCENARIOS, Overlay, Stream, overlay
+from exporter.simulate.world import World, build_world, ordinary_call
 from exporter.spec import Spec
 
 __all__ = ["SCENARIOS", "SimRecord", "diurnal_factor", "generate"]
@@ -64,7 +64,13 @@ def generate(
     if rate < 0 or duration < 0 or incident_after < 0:
         raise ValueError("rate, duration and incident_after must not be negative")
     world = build_world(spec, seed)
-    incident = overlay(scenario, world, rate)
+    incident = overlay(scenario, world, rate)  # raises now, not at the first record, on a bad name
+    return _records(world, incident, start=start, duration=duration, rate=rate, seed=seed,
+                    incident_after=incident_after, diurnal=diurnal, text=text)
+
+
+def _records(world: World, incident: Overlay, *, start: float, duration: float, rate: float, seed: int,
+             incident_after: float, diurnal: bool, text: bool) -> Iterator[SimRecord]:
     end = start + duration if duration > 0 else math.inf
     ordinary = Stream("ordinary", rate, lambda rng: ordinary_call(world, world.everyone.pick(rng), rng))
     streams = (ordinary, *incident.streams)
