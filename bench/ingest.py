@@ -580,7 +580,7 @@ def run(sizes: Sizes) -> list[tuple[str, str]]:
             again = path.with_name("again.jsonl")
             with path.open("rb") as source, again.open("wb") as sink:
                 for line in source:
-                    sink.write(line.replace(b'"id": "chatcmpl-', b'"id": "chatcmpl-again-', 1))
+                    sink.write(line.replace(b'"id":"chatcmpl-', b'"id":"chatcmpl-again-', 1))
             s_time, _, s_accepted = min((time_pipeline(again, spec, otlp=False, warm_up=path)
                                          for _ in range(sizes.repeats)), key=lambda t: t[0])
             if s_accepted != sizes.records:

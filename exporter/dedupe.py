@@ -13,7 +13,6 @@ from collections.abc import Callable
 import msgspec
 import xxhash
 
-
 _SEEDS: dict[str, int] = {}
 
 

@@ -86,6 +86,7 @@ class _Bounds:
         self.model = bound("model", [m.name for m in spec.models], limits.models)
         self.provider = bound("provider", [m.provider for m in spec.models], limits.providers)
         self.guardrail = bound("guardrail", [g.name for g in spec.guardrails], limits.guardrails)
+        self.guardrail_names = {alias: g.name for g in spec.guardrails for alias in g.aliases}
         self.entity = bound("entity", KNOWN_ENTITIES, limits.entities)
         self.operation = bound("operation", KNOWN_OPERATIONS, limits.operations)
 
@@ -239,12 +240,16 @@ class Pipeline:
         who = self._attributor.resolve(fmt, event.attributes)
         listed = self._prices.canonical(event.model)
         model = listed.name if listed is not None else bounds.model(event.model)
-        guardrails = tuple((bounds.guardrail(g.name), g.stage, g.result) for g in event.guardrails)
+        names = bounds.guardrail_names
+        guardrails = tuple((bounds.guardrail(names.get(g.name, g.name)), g.stage, g.result) for g in event.guardrails)
         policy = self._policy.check(who.team, model, who.classification, event.outcome, guardrails)
+        key = (who.team, who.app, model, bounds.provider(event.provider), bounds.operation(event.operation),
+               event.outcome, "hit" if event.cache_hit else "miss")
         series = self.recorder.route(
-            who.team, who.app, model, bounds.provider(event.provider), bounds.operation(event.operation),
-            event.outcome, event.cache_hit, guardrails + policy.missing_guardrails,
-            tuple(bounds.entity(name) for name in event.sensitive_entities), policy.violations,
+            key,
+            guardrails=guardrails + policy.missing_guardrails,
+            entities=tuple(bounds.entity(name) for name in event.sensitive_entities),
+            violations=policy.violations,
         )
         self._folds = None
         route = _Route(series, listed, model, who.team if who.known_team else None, tuple(folds))

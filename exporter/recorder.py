@@ -172,19 +172,19 @@ class Recorder:
                 or (m.entities and min(n for _, n in m.entities) < 0)):
             raise ValueError(f"event {ev.id!r}: amounts must be finite and not negative")
         entities = tuple(entity for entity, count in m.entities if count)
-        route = self.route(m.team, m.app, m.model, m.provider, m.operation, ev.outcome, ev.cache_hit,
-                           m.guardrails, entities, m.violations)
+        key = (m.team, m.app, m.model, m.provider, m.operation, ev.outcome, "hit" if ev.cache_hit else "miss")
+        route = self.route(key, guardrails=m.guardrails, entities=entities, violations=m.violations)
         self.add(route, ev, cost, m.cache_saved_usd, tuple(count for _, count in m.entities if count))
 
-    def route(self, team: str, app: str, model: str, provider: str, operation: str, outcome: str,
-              cache_hit: bool, guardrails: tuple[tuple[str, str, str], ...] = (),
+    def route(self, key: tuple[str, ...], *, guardrails: tuple[tuple[str, str, str], ...] = (),
               entities: tuple[str, ...] = (), violations: tuple[str, ...] = ()) -> Route:
-        """The series a request with these (bounded) labels updates, resolved once.
+        """The series a request updates, resolved once. ``key`` is its (bounded) label set on
+        genai_requests_total: (team, app, model, provider, operation, outcome, cache).
 
         The pipeline keeps routes for the kinds of request it sees, so counting one costs array
         increments and no label lookups. A route stays valid for the recorder's lifetime.
         """
-        key = (team, app, model, provider, operation, outcome, "hit" if cache_hit else "miss")
+        team, app = key[0], key[1]
         cell = self._req.index.get(key)
         if cell is None:
             cell = self._cell(key)

@@ -94,6 +94,9 @@ class Model(Strict, kw_only=True):
 
 class Guardrail(Strict, kw_only=True):
     name: str
+    # Names other gateways report for the same guardrail (Kong's plugin and LiteLLM's hook for
+    # one Lakera service, say), so a team's requirement is met whichever gateway ran it.
+    aliases: tuple[str, ...] = ()
     kind: Literal["pii", "prompt_injection", "content_safety", "dlp", "other"] = "other"
     description: str = ""
 
@@ -263,6 +266,13 @@ def _cross_checks(spec: Spec) -> Iterable[tuple[str, str]]:
         for j, alias in enumerate((app.name, *app.aliases)):
             if app_aliases.setdefault(alias, app.name) != app.name:
                 yield f"apps[{i}].aliases[{j - 1}]", f"alias {alias!r} already names app {app_aliases[alias]!r}"
+
+    guardrail_aliases: dict[str, str] = {}
+    for i, guardrail in enumerate(spec.guardrails):
+        for j, alias in enumerate((guardrail.name, *guardrail.aliases)):
+            if guardrail_aliases.setdefault(alias, guardrail.name) != guardrail.name:
+                yield (f"guardrails[{i}].aliases[{j - 1}]",
+                       f"alias {alias!r} already names guardrail {guardrail_aliases[alias]!r}")
 
     model_aliases: dict[str, str] = {}
     for i, model in enumerate(spec.models):

@@ -166,9 +166,15 @@ def failure(code: object, error_class: str, provider: str | None = "openai", **e
         (failure("400", "GuardrailRaisedException", provider=""), "guardrail_blocked"),
         (base() | {"status": "failure", "error_information": None}, "gateway_error"),
         (base() | {"status": None}, "gateway_error"),
+        # Older versions raise a plain HTTPException from the proxy when a guardrail blocks.
         (
-            failure("400", "BadRequestError", status_fields={"guardrail_status": "guardrail_intervened"}),
+            failure("400", "HTTPException", provider="", status_fields={"guardrail_status": "guardrail_intervened"}),
             "guardrail_blocked",
+        ),
+        # A guardrail masked PII, then the provider refused the request: not a guardrail block.
+        (
+            failure("429", "RateLimitError", status_fields={"guardrail_status": "guardrail_intervened"}),
+            "rate_limited",
         ),
     ],
 )

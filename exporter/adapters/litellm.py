@@ -143,24 +143,27 @@ def _stage(mode: Any) -> str:
     return _STAGES.get(mode, "input") if mode.__class__ is str else "input"
 
 
-def _result(status: str | None, action: str | None, masked: bool, succeeded: bool) -> str:
+def _result(status: str | None, action: str | None, masked: bool, succeeded: bool, guardrail_error: bool) -> str:
     # Older LiteLLM documented "blocked" and "failure" for what are now "guardrail_intervened"
     # and "guardrail_failed_to_respond".
     if status in ("success", "passed"):
         return "passed"
     if status in ("guardrail_intervened", "blocked"):
-        if not succeeded or (action is not None and action.upper() == "BLOCKED"):
+        # A guardrail that masked PII may intervene on a request the provider then failed (a
+        # 429, say): only a guardrail exception or a BLOCKED action means it stopped the request.
+        if guardrail_error or (action is not None and action.upper() == "BLOCKED"):
             return "blocked"
         return "masked" if masked else "flagged"
     if status in ("guardrail_failed_to_respond", "failure"):
-        return "failed_open" if succeeded else "failed_closed"
+        # Failed closed only when the guardrail's failure is what stopped the request.
+        return "failed_closed" if guardrail_error else "failed_open"
     # "not_run", and any status this version does not know: nothing says the guardrail judged
     # the request, and "flagged" or "failed_open" would invent a signal that is not there.
     return "not_run"
 
 
 def _guardrails(
-    info: list[_Guardrail | None] | _Guardrail, succeeded: bool
+    info: list[_Guardrail | None] | _Guardrail, succeeded: bool, guardrail_error: bool
 ) -> tuple[tuple[GuardrailEvaluation, ...], dict[str, int]]:
     evaluations = []
     entities: dict[str, int] = {}
@@ -178,20 +181,30 @@ def _guardrails(
             GuardrailEvaluation(
                 name=g.guardrail_name or "unknown",
                 stage=_stage(g.guardrail_mode),
-                result=_result(g.guardrail_status, g.guardrail_action, masked, succeeded),
+                result=_result(g.guardrail_status, g.guardrail_action, masked, succeeded, guardrail_error),
             )
         )
     return tuple(evaluations), entities
 
 
+def _stopped_by_guardrail(p: _Payload) -> bool:
+    """A failed request that a guardrail stopped: a guardrail exception, or the proxy itself (no
+    provider named) failing it while the summary status says a guardrail intervened (older
+    versions raise a plain HTTPException 400). A guardrail that only masked PII on a request the
+    provider then failed did not stop it."""
+    if p.status == "success":
+        return False
+    err = p.error_information
+    if err is not None and "Guardrail" in (err.error_class or ""):
+        return True
+    intervened = p.status_fields is not None and p.status_fields.guardrail_status == "guardrail_intervened"
+    return intervened and (err is None or not err.llm_provider)
+
+
 def _failure_outcome(p: _Payload, guardrails: tuple[GuardrailEvaluation, ...]) -> str:
     err = p.error_information
     error_class = (err.error_class or "") if err is not None else ""
-    if (
-        "Guardrail" in error_class
-        or any(g.result == "blocked" for g in guardrails)
-        or (p.status_fields is not None and p.status_fields.guardrail_status == "guardrail_intervened")
-    ):
+    if _stopped_by_guardrail(p) or any(g.result == "blocked" for g in guardrails):
         return "guardrail_blocked"
     if err is None:
         return "gateway_error"
@@ -277,7 +290,9 @@ def build(paths: frozenset[str]) -> Adapter:
                 guardrails: tuple[GuardrailEvaluation, ...] = ()
                 entities: dict[str, int] = {}
             else:
-                guardrails, entities = _guardrails(info, succeeded)
+                # A failure with no other cause given is the guardrail's doing.
+                stopped = not succeeded and (p.error_information is None or _stopped_by_guardrail(p))
+                guardrails, entities = _guardrails(info, succeeded, stopped)
 
             attributes: dict[str, str] = {}
             md = p.metadata
