@@ -42,6 +42,7 @@ TOKEN_USAGE = "gen_ai.client.token.usage"
 _TOKEN_USAGE_LABELS = ("operation", "provider", "model", "token_type")
 
 _INF = math.inf
+_MAX_ROUTES = 100_000
 # Labels with a fixed vocabulary keep their value when the cap folds a series, so a folded
 # request still counts as an error or a cache hit, and tokens never mix types.
 _VOCABULARY: dict[str, frozenset[str]] = {
@@ -129,6 +130,7 @@ class Recorder:
         # Folded label sets only pile up when bounding upstream failed; keep even that bounded.
         self._fold_memo_limit = max(max_series_per_metric, 10_000)
         self._families: dict[str, _Family] = {}
+        self._routes: dict[tuple[Any, ...], Route] = {}  # record()'s, like the pipeline's own
         self._gauges: dict[str, dict[tuple[str, ...], float]] = {}
         for metric in c.CATALOG:
             if metric is c.TOKENS or metric is c.COST:
@@ -173,7 +175,14 @@ class Recorder:
             raise ValueError(f"event {ev.id!r}: amounts must be finite and not negative")
         entities = tuple(entity for entity, count in m.entities if count)
         key = (m.team, m.app, m.model, m.provider, m.operation, ev.outcome, "hit" if ev.cache_hit else "miss")
-        route = self.route(key, guardrails=m.guardrails, entities=entities, violations=m.violations)
+        shape = (key, m.guardrails, entities, m.violations)
+        route = self._routes.get(shape)
+        if route is None:
+            if len(self._routes) >= _MAX_ROUTES:
+                self._routes.clear()
+            route = self._routes[shape] = self.route(
+                key, guardrails=m.guardrails, entities=entities, violations=m.violations
+            )
         self.add(route, ev, cost, m.cache_saved_usd, tuple(count for _, count in m.entities if count))
 
     def route(self, key: tuple[str, ...], *, guardrails: tuple[tuple[str, str, str], ...] = (),
