@@ -27,7 +27,7 @@ from exporter.labels import LabelBound
 from exporter.periods import month_bounds
 from exporter.policy import PolicyChecker
 from exporter.pricing import PriceBook
-from exporter.recorder import Recorder, Route
+from exporter.recorder import Counter, Recorder, observed
 from exporter.spec import Model, Spec, spec_hash
 from exporter.state import StateStore
 
@@ -54,7 +54,7 @@ class IngestResult:
 
 
 class _Route(NamedTuple):
-    series: Route
+    count: Counter
     listed: Model | None  # the price table's model, if it has one
     model: str  # the model label
     team: str | None  # the spec team, for adoption timestamps; None for others
@@ -112,7 +112,7 @@ class Pipeline:
         self._first_success: dict[str, float] = {}
         self._last_event: dict[str, float] = {}
         self._positions: dict[str, Any] = {}
-        self._routes: dict[tuple[Any, ...], _Route] = {}
+        self._routes: dict[int, _Route] = {}
         self._folds: list[str] | None = None
         self._dedupe = Deduplicator(spec.ingest.dedupe_window_seconds, clock)
         admitted = self._restore()
@@ -129,6 +129,8 @@ class Pipeline:
         self._prices = PriceBook(spec)
         self._policy = PolicyChecker(spec)
         self._routes = {}
+        # Spec teams not yet seen succeeding: the only ones whose records touch adoption state.
+        self._adoption_pending = {t.name for t in spec.teams} - self._first_success.keys()
         self._dedupe.window = spec.ingest.dedupe_window_seconds
         self._period: tuple[float, float] | None = None
         self._publish_spec_gauges()
@@ -183,7 +185,9 @@ class Pipeline:
         result = IngestResult()
         errors = result.errors
         with self._lock:
-            dedupe = self._dedupe
+            is_duplicate = self._dedupe.is_duplicate
+            routes = self._routes
+            price = self._prices.price
             for index, raw in enumerate(records):
                 event = adapter(raw)
                 if type(event) is Rejection:
@@ -191,12 +195,35 @@ class Pipeline:
                     if len(errors) < MAX_ERRORS_REPORTED:
                         errors.append((index, event.reason))
                     continue
-                assert isinstance(event, GatewayEvent)
-                if event.id is not None and dedupe.is_duplicate(fmt, event.id):
+                if event.id is not None and is_duplicate(fmt, event.id):
                     result.duplicates += 1
                     continue
                 try:
-                    self._record(event, fmt)
+                    # Everything but the numbers depends only on the request's shape, which
+                    # repeats: each shape is resolved once (attribution, bounds, policy, series)
+                    # into a route, and a record costs its route's increments. Routes are keyed
+                    # by the shape's hash: comparing whole shapes on every hit cost more than
+                    # everything else a record needs, and with at most MAX_ROUTES shapes and
+                    # per-process randomised string hashing a 64-bit collision is ~1e-10.
+                    attributes = event.attributes
+                    entities = event.sensitive_entities
+                    shape = hash((
+                        fmt, tuple(attributes.items()) if attributes else (), event.model, event.provider,
+                        event.operation, event.outcome, event.cache_hit, event.guardrails,
+                        tuple(entities) if entities else (), event.duration_seconds is None,
+                        event.ttft_seconds is None, event.input_tokens > 0, event.output_tokens > 0,
+                    ))
+                    route = routes.get(shape)
+                    if route is None:
+                        route = self._new_route(shape, event, fmt)
+                    cost = event.reported_cost_usd
+                    if cost and not event.cache_hit:  # the common case, without a call
+                        saved, unpriced = 0.0, False
+                    else:
+                        cost, saved, unpriced = price(event, route.listed)
+                    route.count(event, cost, saved, entities.values() if entities else ())
+                    if unpriced or route.folds or route.team in self._adoption_pending:
+                        self._note_rare(route, event, unpriced)
                 except Exception:  # a bug must cost one record, never the exporter
                     log.exception("could not record a %s record (index %d); counted as rejected", fmt, index)
                     result.rejected += 1
@@ -209,30 +236,23 @@ class Pipeline:
                 self._positions[position[0]] = position[1]
         return result
 
-    def _record(self, event: GatewayEvent, fmt: str) -> None:
-        # Everything but the numbers depends only on the request's shape, which repeats: resolve
-        # each shape once (attribution, bounds, policy, series) and count the rest on its route.
-        attributes = event.attributes
-        entities = event.sensitive_entities
-        shape = (
-            fmt, tuple(attributes.items()) if attributes else (), event.model, event.provider,
-            event.operation, event.outcome, event.cache_hit, event.guardrails,
-            tuple(entities) if entities else (),
-        )
-        route = self._routes.get(shape)
-        if route is None:
-            route = self._new_route(shape, event, fmt)
-        cost, saved, unpriced = self._prices.price(event, route.listed)
-        self.recorder.add(route.series, event, cost, saved, entities.values())
+    def _note_rare(self, route: _Route, event: GatewayEvent, unpriced: bool) -> None:
+        """What only some records need: unpriced and overflow counts, adoption timestamps."""
         if unpriced:
             self.recorder.inc(catalog.EXPORTER_UNPRICED, (route.model,))
         for label in route.folds:
             self.recorder.inc(catalog.EXPORTER_LABEL_OVERFLOW, (label,))
-        if route.team is not None and (route.team not in self._first_seen or (
-                event.outcome == "success" and route.team not in self._first_success)):
-            self._note_adoption(route.team, event.outcome == "success")
+        team = route.team
+        if team in self._adoption_pending:
+            if team not in self._first_seen:
+                self._first_seen[team] = now = self._clock()
+                self.recorder.set(catalog.TEAM_FIRST_SEEN, (team,), now)
+            if event.outcome == "success":
+                self._first_success[team] = now = self._clock()
+                self.recorder.set(catalog.TEAM_FIRST_SUCCESS, (team,), now)
+                self._adoption_pending.discard(team)
 
-    def _new_route(self, shape: tuple[Any, ...], event: GatewayEvent, fmt: str) -> _Route:
+    def _new_route(self, shape: int, event: GatewayEvent, fmt: str) -> _Route:
         if len(self._routes) >= MAX_ROUTES:
             self._routes.clear()  # attacker-chosen values must not grow memory without bound
         bounds = self._bounds
@@ -247,6 +267,7 @@ class Pipeline:
                event.outcome, "hit" if event.cache_hit else "miss")
         series = self.recorder.route(
             key,
+            observed(event),
             guardrails=guardrails + policy.missing_guardrails,
             entities=tuple(bounds.entity(name) for name in event.sensitive_entities),
             violations=policy.violations,
@@ -255,14 +276,6 @@ class Pipeline:
         route = _Route(series, listed, model, who.team if who.known_team else None, tuple(folds))
         self._routes[shape] = route
         return route
-
-    def _note_adoption(self, team: str, success: bool) -> None:
-        if team not in self._first_seen:
-            self._first_seen[team] = now = self._clock()
-            self.recorder.set(catalog.TEAM_FIRST_SEEN, (team,), now)
-        if success and team not in self._first_success:
-            self._first_success[team] = now = self._clock()
-            self.recorder.set(catalog.TEAM_FIRST_SUCCESS, (team,), now)
 
     def _count_batch(self, fmt: str, source: str, result: IngestResult) -> None:
         rec = self.recorder

@@ -24,7 +24,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from itertools import accumulate, repeat
-from typing import Any, NamedTuple
+from typing import Any
 
 from exporter import catalog as c
 from exporter import exposition as x
@@ -33,7 +33,9 @@ from exporter.event import GatewayEvent, Measured
 from exporter.histogram import TOKEN_USAGE_BUCKETS, HistogramValue
 from exporter.recorder_snapshot import FamilyState, GaugeState, RecorderState, decode, encode
 
-__all__ = ["SERIES_CAP_LABEL", "TOKEN_USAGE", "TOKEN_USAGE_BUCKETS", "HistogramValue", "Recorder", "Route"]
+__all__ = [
+    "SERIES_CAP_LABEL", "TOKEN_USAGE", "TOKEN_USAGE_BUCKETS", "Counter", "HistogramValue", "Recorder", "observed",
+]
 
 # genai_exporter_label_overflow_total{label=...} for label sets folded by the series cap.
 SERIES_CAP_LABEL = "__series_cap__"
@@ -73,14 +75,15 @@ _PROMPT_SUM = len(_PROMPT_BOUNDS) + 1
 _TU_SUM = len(TOKEN_USAGE_BUCKETS) + 1
 
 
-class Route(NamedTuple):
-    """First slots of every series one kind of request updates (see ``Recorder.route``)."""
+# A route's counter: count(event, cost, cache_saved, entity_counts) counts one request of its
+# kind with array increments on slots bound when the route was made, no label lookups.
+Counter = Callable[[GatewayEvent, float, float, Iterable[int]], None]
 
-    cell: list[int]
-    key: tuple[str, ...]
-    guardrails: tuple[int, ...]
-    entities: tuple[int, ...]
-    violations: tuple[int, ...]
+
+def observed(ev: GatewayEvent) -> tuple[bool, bool, bool, bool]:
+    """Which optional series a request feeds (duration, TTFT, input and output tokens): routes
+    differ by it, since a series appears only once something was observed in it."""
+    return ev.duration_seconds is not None, ev.ttft_seconds is not None, ev.input_tokens > 0, ev.output_tokens > 0
 
 
 class _Family:
@@ -115,6 +118,60 @@ class _Family:
         return [(k, cell[_REQ]) for k, cell in items] if self.cells else items
 
 
+def _counter(v: array[float], *, req: int, base: int, saved: int, dur: int, ttft: int, prompt: int,
+             tu_in: int, tu_out: int, guardrails: tuple[int, ...], entities: tuple[int, ...],
+             violations: tuple[int, ...]) -> Counter:
+    """The hot path: a function counting one request on slots bound here (-1: not fed).
+
+    Closure variables are the cheapest reads CPython has; this runs once per record.
+    """
+    duration_bounds, ttft_bounds, prompt_bounds = _DUR_BOUNDS, _TTFT_BOUNDS, _PROMPT_BOUNDS
+    usage_bounds = TOKEN_USAGE_BUCKETS
+
+    def count(ev: GatewayEvent, cost: float, cache_saved: float, entity_counts: Iterable[int]) -> None:
+        v[req] += 1.0
+        v[base] += cost
+        n = ev.input_tokens
+        if n:
+            v[base + _INPUT] += n
+            v[prompt + bisect_left(prompt_bounds, n)] += 1.0
+            v[prompt + _PROMPT_SUM] += n
+            if tu_in >= 0:
+                v[tu_in + bisect_left(usage_bounds, n)] += 1.0
+                v[tu_in + _TU_SUM] += n
+        n = ev.output_tokens
+        if n:
+            v[base + _OUTPUT] += n
+            if tu_out >= 0:
+                v[tu_out + bisect_left(usage_bounds, n)] += 1.0
+                v[tu_out + _TU_SUM] += n
+        n = ev.cached_input_tokens
+        if n:
+            v[base + _CACHED] += n
+        n = ev.reasoning_tokens
+        if n:
+            v[base + _REASONING] += n
+        if saved >= 0:
+            v[saved] += cache_saved
+        if dur >= 0:
+            seconds = ev.duration_seconds
+            v[dur + bisect_left(duration_bounds, seconds)] += 1.0
+            v[dur + _DUR_SUM] += seconds
+        if ttft >= 0:
+            seconds = ev.ttft_seconds
+            v[ttft + bisect_left(ttft_bounds, seconds)] += 1.0
+            v[ttft + _TTFT_SUM] += seconds
+        for i in guardrails:
+            v[i] += 1.0
+        if entities:
+            for i, amount in zip(entities, entity_counts, strict=False):
+                v[i] += amount
+        for i in violations:
+            v[i] += 1.0
+
+    return count
+
+
 class Recorder:
     """All metric state of one exporter process."""
 
@@ -130,7 +187,7 @@ class Recorder:
         # Folded label sets only pile up when bounding upstream failed; keep even that bounded.
         self._fold_memo_limit = max(max_series_per_metric, 10_000)
         self._families: dict[str, _Family] = {}
-        self._routes: dict[tuple[Any, ...], Route] = {}  # record()'s, like the pipeline's own
+        self._routes: dict[tuple[Any, ...], Counter] = {}  # record()'s, like the pipeline's own
         self._gauges: dict[str, dict[tuple[str, ...], float]] = {}
         for metric in c.CATALOG:
             if metric is c.TOKENS or metric is c.COST:
@@ -175,20 +232,23 @@ class Recorder:
             raise ValueError(f"event {ev.id!r}: amounts must be finite and not negative")
         entities = tuple(entity for entity, count in m.entities if count)
         key = (m.team, m.app, m.model, m.provider, m.operation, ev.outcome, "hit" if ev.cache_hit else "miss")
-        shape = (key, m.guardrails, entities, m.violations)
-        route = self._routes.get(shape)
-        if route is None:
+        feeds = observed(ev)
+        shape = (key, m.guardrails, entities, m.violations, feeds)
+        count = self._routes.get(shape)
+        if count is None:
             if len(self._routes) >= _MAX_ROUTES:
                 self._routes.clear()
-            route = self._routes[shape] = self.route(
-                key, guardrails=m.guardrails, entities=entities, violations=m.violations
+            count = self._routes[shape] = self.route(
+                key, feeds, guardrails=m.guardrails, entities=entities, violations=m.violations
             )
-        self.add(route, ev, cost, m.cache_saved_usd, tuple(count for _, count in m.entities if count))
+        count(ev, cost, m.cache_saved_usd, [n for _, n in m.entities if n])
 
-    def route(self, key: tuple[str, ...], *, guardrails: tuple[tuple[str, str, str], ...] = (),
-              entities: tuple[str, ...] = (), violations: tuple[str, ...] = ()) -> Route:
-        """The series a request updates, resolved once. ``key`` is its (bounded) label set on
-        genai_requests_total: (team, app, model, provider, operation, outcome, cache).
+    def route(self, key: tuple[str, ...], feeds: tuple[bool, bool, bool, bool], *,
+              guardrails: tuple[tuple[str, str, str], ...] = (), entities: tuple[str, ...] = (),
+              violations: tuple[str, ...] = ()) -> Counter:
+        """The series a kind of request updates, resolved once. ``key`` is its (bounded) label
+        set on genai_requests_total: (team, app, model, provider, operation, outcome, cache);
+        ``feeds`` is ``observed(event)`` for its events.
 
         The pipeline keeps routes for the kinds of request it sees, so counting one costs array
         increments and no label lookups. A route stays valid for the recorder's lifetime.
@@ -197,77 +257,27 @@ class Recorder:
         cell = self._req.index.get(key)
         if cell is None:
             cell = self._cell(key)
-        return Route(
-            cell,
-            key,
-            tuple(self._series(self._guard, (team, app, g, stage, result)) for g, stage, result in guardrails),
-            tuple(self._series(self._entity, (team, app, entity)) for entity in entities),
-            tuple(self._series(self._policy, (team, app, policy)) for policy in violations),
+        duration, ttft, input_tokens, output_tokens = feeds
+        token_usage = self._token_usage
+        return _counter(
+            self._v,
+            req=cell[_REQ],
+            base=cell[_BASE],
+            saved=cell[_SAVED],
+            dur=self._slot(cell, _DUR, key) if duration else -1,
+            ttft=self._slot(cell, _TTFT, key) if ttft else -1,
+            prompt=self._slot(cell, _PROMPT, key) if input_tokens else -1,
+            tu_in=self._slot(cell, _TU_IN, key) if token_usage and input_tokens else -1,
+            tu_out=self._slot(cell, _TU_OUT, key) if token_usage and output_tokens else -1,
+            guardrails=tuple(self._series(self._guard, (team, app, g, stage, result))
+                             for g, stage, result in guardrails),
+            entities=tuple(self._series(self._entity, (team, app, entity)) for entity in entities),
+            violations=tuple(self._series(self._policy, (team, app, policy)) for policy in violations),
         )
 
-    def add(self, route: Route, ev: GatewayEvent, cost: float, cache_saved: float,
-            entity_counts: Iterable[int] = ()) -> None:
-        """Count one event on its route. The hot path: amounts are the adapters' checked numbers.
-
-        ``entity_counts`` line up with the entity names the route was made with.
-        """
-        cell = route.cell
-        v = self._v
-        v[cell[_REQ]] += 1.0
-        b = cell[_BASE]
-        v[b] += cost
-        n = ev.input_tokens
-        if n:
-            v[b + _INPUT] += n
-            i = cell[_PROMPT]
-            if i < 0:
-                i = self._resolve(cell, _PROMPT, route.key)
-            v[i + bisect_left(_PROMPT_BOUNDS, n)] += 1.0
-            v[i + _PROMPT_SUM] += n
-        n = ev.output_tokens
-        if n:
-            v[b + _OUTPUT] += n
-        n = ev.cached_input_tokens
-        if n:
-            v[b + _CACHED] += n
-        n = ev.reasoning_tokens
-        if n:
-            v[b + _REASONING] += n
-        if ev.cache_hit:
-            v[cell[_SAVED]] += cache_saved
-        seconds = ev.duration_seconds
-        if seconds is not None:
-            i = cell[_DUR]
-            if i < 0:
-                i = self._resolve(cell, _DUR, route.key)
-            v[i + bisect_left(_DUR_BOUNDS, seconds)] += 1.0
-            v[i + _DUR_SUM] += seconds
-        seconds = ev.ttft_seconds
-        if seconds is not None:
-            i = cell[_TTFT]
-            if i < 0:
-                i = self._resolve(cell, _TTFT, route.key)
-            v[i + bisect_left(_TTFT_BOUNDS, seconds)] += 1.0
-            v[i + _TTFT_SUM] += seconds
-        if self._token_usage:
-            self._observe_token_usage(cell, route.key, ev.input_tokens, ev.output_tokens)
-        for i in route.guardrails:
-            v[i] += 1.0
-        for i, count in zip(route.entities, entity_counts, strict=False):
-            v[i] += count
-        for i in route.violations:
-            v[i] += 1.0
-
-    def _observe_token_usage(self, cell: list[int], key: tuple[str, ...], n_in: int, n_out: int) -> None:
-        # Only requests that used tokens: a failed call's zeros would drag every percentile down.
-        v = self._v
-        for position, n in ((_TU_IN, n_in), (_TU_OUT, n_out)):
-            if n:
-                i = cell[position]
-                if i < 0:
-                    i = self._resolve(cell, position, key)
-                v[i + bisect_left(TOKEN_USAGE_BUCKETS, n)] += 1.0
-                v[i + _TU_SUM] += n
+    def _slot(self, cell: list[int], position: int, key: tuple[str, ...]) -> int:
+        slot = cell[position]
+        return slot if slot >= 0 else self._resolve(cell, position, key)
 
     def _cell(self, key: tuple[str, ...]) -> list[int]:
         """The cell of a request label set that the requests family does not hold (yet)."""

@@ -203,7 +203,10 @@ def test_duplicate_within_window_then_forgotten() -> None:
     assert dedupe.is_duplicate("litellm", "a") is False
     assert dedupe.is_duplicate("litellm", "a") is True
     assert dedupe.is_duplicate("kong", "a") is False, "ids are per format"
-    now[0] += 61
+    now[0] += 59
+    assert dedupe.is_duplicate("litellm", "a") is True, "still inside the window"
+    # remembered for the window plus at most one slice (60 s / 16)
+    now[0] += 1 + 60 / 16
     assert dedupe.is_duplicate("litellm", "a") is False
 
 
@@ -215,6 +218,10 @@ def test_duplicate_window_survives_dump_and_load() -> None:
     second = Deduplicator(60, lambda: now[0])
     second.load(first.dump())
     assert second.is_duplicate("litellm", "req-canary-7781") is True
+    assert second.is_duplicate("litellm", "other") is False
+    now[0] += 40
+    assert second.is_duplicate("litellm", "req-canary-7781") is False, "expired on its original schedule"
+    assert second.is_duplicate("litellm", "other") is True
     assert "canary" not in repr(first.dump()), "raw ids are never stored"
 
 

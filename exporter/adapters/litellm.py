@@ -179,9 +179,9 @@ def _guardrails(
                     entities[name] = entities.get(name, 0) + count
         evaluations.append(
             GuardrailEvaluation(
-                name=g.guardrail_name or "unknown",
-                stage=_stage(g.guardrail_mode),
-                result=_result(g.guardrail_status, g.guardrail_action, masked, succeeded, guardrail_error),
+                g.guardrail_name or "unknown",
+                _stage(g.guardrail_mode),
+                _result(g.guardrail_status, g.guardrail_action, masked, succeeded, guardrail_error),
             )
         )
     return tuple(evaluations), entities
@@ -278,11 +278,13 @@ def build(paths: frozenset[str]) -> Adapter:
             hidden = p.hidden_params
             if hidden is not None and hidden.usage_object is not None:
                 usage = hidden.usage_object
-                if usage.prompt_tokens_details is not None:
+                details = usage.prompt_tokens_details
+                if details is not None and details.cached_tokens:
                     # More cached than input is drift between counters, not an error.
-                    cached = min(usage.prompt_tokens_details.cached_tokens or 0, input_tokens)
-                if usage.completion_tokens_details is not None:
-                    reasoning = min(usage.completion_tokens_details.reasoning_tokens or 0, output_tokens)
+                    cached = details.cached_tokens if details.cached_tokens < input_tokens else input_tokens
+                details = usage.completion_tokens_details
+                if details is not None and details.reasoning_tokens:
+                    reasoning = details.reasoning_tokens if details.reasoning_tokens < output_tokens else output_tokens
 
             succeeded = p.status == "success"
             info = p.guardrail_information
@@ -297,7 +299,10 @@ def build(paths: frozenset[str]) -> Adapter:
             attributes: dict[str, str] = {}
             md = p.metadata
             if copies_metadata and md is not None:
-                copy_strings(md, metadata_fields, attributes)
+                for path, name in metadata_fields:
+                    value = getattr(md, name)
+                    if value.__class__ is str and value:
+                        attributes[path] = value
                 if spend_logs_pairs:
                     copy_strings(md.spend_logs_metadata, spend_logs_pairs, attributes)
                 if requester_pairs:
