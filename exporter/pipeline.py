@@ -27,7 +27,7 @@ from exporter.labels import LabelBound
 from exporter.periods import month_bounds
 from exporter.policy import PolicyChecker
 from exporter.pricing import PriceBook
-from exporter.recorder import Counter, Recorder, observed
+from exporter.recorder import Recorder, Route, observed
 from exporter.spec import Model, Spec, spec_hash
 from exporter.state import StateStore
 
@@ -54,7 +54,7 @@ class IngestResult:
 
 
 class _Route(NamedTuple):
-    count: Counter
+    series: Route
     listed: Model | None  # the price table's model, if it has one
     model: str  # the model label
     team: str | None  # the spec team, for adoption timestamps; None for others
@@ -117,6 +117,11 @@ class Pipeline:
         self._dedupe = Deduplicator(spec.ingest.dedupe_window_seconds, clock)
         admitted = self._restore()
         self._configure(spec, admitted)
+        # The exporter's own failure counters exist from the first scrape, so their first
+        # failure is an increase from 0 that rules can see.
+        for result in ("success", "failure"):
+            recorder.inc(catalog.EXPORTER_SPEC_RELOADS, (result,), 0.0)
+        recorder.inc(catalog.EXPORTER_STATE_WRITE_FAILURES, (), 0.0)
 
     # -- configuration -------------------------------------------------------------------
 
@@ -188,6 +193,7 @@ class Pipeline:
             is_duplicate = self._dedupe.is_duplicate
             routes = self._routes
             price = self._prices.price
+            count = self.recorder.count
             for index, raw in enumerate(records):
                 event = adapter(raw)
                 if type(event) is Rejection:
@@ -221,7 +227,7 @@ class Pipeline:
                         saved, unpriced = 0.0, False
                     else:
                         cost, saved, unpriced = price(event, route.listed)
-                    route.count(event, cost, saved, entities.values() if entities else ())
+                    count(route.series, event, cost, saved, entities.values() if entities else ())
                     if unpriced or route.folds or route.team in self._adoption_pending:
                         self._note_rare(route, event, unpriced)
                 except Exception:  # a bug must cost one record, never the exporter

@@ -34,7 +34,7 @@ from exporter.histogram import TOKEN_USAGE_BUCKETS, HistogramValue
 from exporter.recorder_snapshot import FamilyState, GaugeState, RecorderState, decode, encode
 
 __all__ = [
-    "SERIES_CAP_LABEL", "TOKEN_USAGE", "TOKEN_USAGE_BUCKETS", "Counter", "HistogramValue", "Recorder", "observed",
+    "SERIES_CAP_LABEL", "TOKEN_USAGE", "TOKEN_USAGE_BUCKETS", "HistogramValue", "Recorder", "Route", "observed",
 ]
 
 # genai_exporter_label_overflow_total{label=...} for label sets folded by the series cap.
@@ -75,9 +75,11 @@ _PROMPT_SUM = len(_PROMPT_BOUNDS) + 1
 _TU_SUM = len(TOKEN_USAGE_BUCKETS) + 1
 
 
-# A route's counter: count(event, cost, cache_saved, entity_counts) counts one request of its
-# kind with array increments on slots bound when the route was made, no label lookups.
-Counter = Callable[[GatewayEvent, float, float, Iterable[int]], None]
+# A route: the slots one kind of request updates, resolved by ``Recorder.route`` and counted by
+# ``Recorder.count``. A plain tuple whose ints are the cell's own objects: about 150 bytes.
+# (req, base, saved, dur, ttft, prompt, tu_in, tu_out, guardrail slots, entity slots, policy slots);
+# -1 for a series the kind of request does not feed.
+Route = tuple[int, int, int, int, int, int, int, int, tuple[int, ...], tuple[int, ...], tuple[int, ...]]
 
 
 def observed(ev: GatewayEvent) -> tuple[bool, bool, bool, bool]:
@@ -118,60 +120,6 @@ class _Family:
         return [(k, cell[_REQ]) for k, cell in items] if self.cells else items
 
 
-def _counter(v: array[float], *, req: int, base: int, saved: int, dur: int, ttft: int, prompt: int,
-             tu_in: int, tu_out: int, guardrails: tuple[int, ...], entities: tuple[int, ...],
-             violations: tuple[int, ...]) -> Counter:
-    """The hot path: a function counting one request on slots bound here (-1: not fed).
-
-    Closure variables are the cheapest reads CPython has; this runs once per record.
-    """
-    duration_bounds, ttft_bounds, prompt_bounds = _DUR_BOUNDS, _TTFT_BOUNDS, _PROMPT_BOUNDS
-    usage_bounds = TOKEN_USAGE_BUCKETS
-
-    def count(ev: GatewayEvent, cost: float, cache_saved: float, entity_counts: Iterable[int]) -> None:
-        v[req] += 1.0
-        v[base] += cost
-        n = ev.input_tokens
-        if n:
-            v[base + _INPUT] += n
-            v[prompt + bisect_left(prompt_bounds, n)] += 1.0
-            v[prompt + _PROMPT_SUM] += n
-            if tu_in >= 0:
-                v[tu_in + bisect_left(usage_bounds, n)] += 1.0
-                v[tu_in + _TU_SUM] += n
-        n = ev.output_tokens
-        if n:
-            v[base + _OUTPUT] += n
-            if tu_out >= 0:
-                v[tu_out + bisect_left(usage_bounds, n)] += 1.0
-                v[tu_out + _TU_SUM] += n
-        n = ev.cached_input_tokens
-        if n:
-            v[base + _CACHED] += n
-        n = ev.reasoning_tokens
-        if n:
-            v[base + _REASONING] += n
-        if saved >= 0:
-            v[saved] += cache_saved
-        if dur >= 0:
-            seconds = ev.duration_seconds
-            v[dur + bisect_left(duration_bounds, seconds)] += 1.0
-            v[dur + _DUR_SUM] += seconds
-        if ttft >= 0:
-            seconds = ev.ttft_seconds
-            v[ttft + bisect_left(ttft_bounds, seconds)] += 1.0
-            v[ttft + _TTFT_SUM] += seconds
-        for i in guardrails:
-            v[i] += 1.0
-        if entities:
-            for i, amount in zip(entities, entity_counts, strict=False):
-                v[i] += amount
-        for i in violations:
-            v[i] += 1.0
-
-    return count
-
-
 class Recorder:
     """All metric state of one exporter process."""
 
@@ -187,7 +135,7 @@ class Recorder:
         # Folded label sets only pile up when bounding upstream failed; keep even that bounded.
         self._fold_memo_limit = max(max_series_per_metric, 10_000)
         self._families: dict[str, _Family] = {}
-        self._routes: dict[tuple[Any, ...], Counter] = {}  # record()'s, like the pipeline's own
+        self._routes: dict[tuple[Any, ...], Route] = {}  # record()'s, like the pipeline's own
         self._gauges: dict[str, dict[tuple[str, ...], float]] = {}
         for metric in c.CATALOG:
             if metric is c.TOKENS or metric is c.COST:
@@ -234,18 +182,18 @@ class Recorder:
         key = (m.team, m.app, m.model, m.provider, m.operation, ev.outcome, "hit" if ev.cache_hit else "miss")
         feeds = observed(ev)
         shape = (key, m.guardrails, entities, m.violations, feeds)
-        count = self._routes.get(shape)
-        if count is None:
+        route = self._routes.get(shape)
+        if route is None:
             if len(self._routes) >= _MAX_ROUTES:
                 self._routes.clear()
-            count = self._routes[shape] = self.route(
+            route = self._routes[shape] = self.route(
                 key, feeds, guardrails=m.guardrails, entities=entities, violations=m.violations
             )
-        count(ev, cost, m.cache_saved_usd, [n for _, n in m.entities if n])
+        self.count(route, ev, cost, m.cache_saved_usd, [n for _, n in m.entities if n])
 
     def route(self, key: tuple[str, ...], feeds: tuple[bool, bool, bool, bool], *,
               guardrails: tuple[tuple[str, str, str], ...] = (), entities: tuple[str, ...] = (),
-              violations: tuple[str, ...] = ()) -> Counter:
+              violations: tuple[str, ...] = ()) -> Route:
         """The series a kind of request updates, resolved once. ``key`` is its (bounded) label
         set on genai_requests_total: (team, app, model, provider, operation, outcome, cache);
         ``feeds`` is ``observed(event)`` for its events.
@@ -259,21 +207,65 @@ class Recorder:
             cell = self._cell(key)
         duration, ttft, input_tokens, output_tokens = feeds
         token_usage = self._token_usage
-        return _counter(
-            self._v,
-            req=cell[_REQ],
-            base=cell[_BASE],
-            saved=cell[_SAVED],
-            dur=self._slot(cell, _DUR, key) if duration else -1,
-            ttft=self._slot(cell, _TTFT, key) if ttft else -1,
-            prompt=self._slot(cell, _PROMPT, key) if input_tokens else -1,
-            tu_in=self._slot(cell, _TU_IN, key) if token_usage and input_tokens else -1,
-            tu_out=self._slot(cell, _TU_OUT, key) if token_usage and output_tokens else -1,
-            guardrails=tuple(self._series(self._guard, (team, app, g, stage, result))
-                             for g, stage, result in guardrails),
-            entities=tuple(self._series(self._entity, (team, app, entity)) for entity in entities),
-            violations=tuple(self._series(self._policy, (team, app, policy)) for policy in violations),
+        return (
+            cell[_REQ],
+            cell[_BASE],
+            cell[_SAVED],
+            self._slot(cell, _DUR, key) if duration else -1,
+            self._slot(cell, _TTFT, key) if ttft else -1,
+            self._slot(cell, _PROMPT, key) if input_tokens else -1,
+            self._slot(cell, _TU_IN, key) if token_usage and input_tokens else -1,
+            self._slot(cell, _TU_OUT, key) if token_usage and output_tokens else -1,
+            tuple(self._series(self._guard, (team, app, g, stage, result)) for g, stage, result in guardrails),
+            tuple(self._series(self._entity, (team, app, entity)) for entity in entities),
+            tuple(self._series(self._policy, (team, app, policy)) for policy in violations),
         )
+
+    def count(self, route: Route, ev: GatewayEvent, cost: float, cache_saved: float,
+              entity_counts: Iterable[int] = ()) -> None:
+        """Count one request on its route: the hot path, once per record. Amounts are the
+        adapters' checked numbers; ``entity_counts`` line up with the route's entity names."""
+        req, base, saved, dur, ttft, prompt, tu_in, tu_out, guardrails, entities, violations = route
+        v = self._v
+        v[req] += 1.0
+        v[base] += cost
+        n = ev.input_tokens
+        if n:
+            v[base + _INPUT] += n
+            v[prompt + bisect_left(_PROMPT_BOUNDS, n)] += 1.0
+            v[prompt + _PROMPT_SUM] += n
+            if tu_in >= 0:
+                v[tu_in + bisect_left(TOKEN_USAGE_BUCKETS, n)] += 1.0
+                v[tu_in + _TU_SUM] += n
+        n = ev.output_tokens
+        if n:
+            v[base + _OUTPUT] += n
+            if tu_out >= 0:
+                v[tu_out + bisect_left(TOKEN_USAGE_BUCKETS, n)] += 1.0
+                v[tu_out + _TU_SUM] += n
+        n = ev.cached_input_tokens
+        if n:
+            v[base + _CACHED] += n
+        n = ev.reasoning_tokens
+        if n:
+            v[base + _REASONING] += n
+        if saved >= 0:
+            v[saved] += cache_saved
+        if dur >= 0:
+            seconds = ev.duration_seconds
+            v[dur + bisect_left(_DUR_BOUNDS, seconds)] += 1.0
+            v[dur + _DUR_SUM] += seconds
+        if ttft >= 0:
+            seconds = ev.ttft_seconds
+            v[ttft + bisect_left(_TTFT_BOUNDS, seconds)] += 1.0
+            v[ttft + _TTFT_SUM] += seconds
+        for i in guardrails:
+            v[i] += 1.0
+        if entities:
+            for i, amount in zip(entities, entity_counts, strict=False):
+                v[i] += amount
+        for i in violations:
+            v[i] += 1.0
 
     def _slot(self, cell: list[int], position: int, key: tuple[str, ...]) -> int:
         slot = cell[position]

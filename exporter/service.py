@@ -32,7 +32,6 @@ from exporter.tail import FileTail
 log = logging.getLogger("gatewatch.service")
 
 DRAIN_SECONDS = 10.0
-_RELOAD_RESULTS = ("success", "failure")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +94,6 @@ def run(options: Options) -> int:
             token_usage_histogram=bool(options.otlp_endpoint),
         )
         pipeline = Pipeline(spec, recorder=recorder, state=state)
-        pipeline.read(_zero_reload_counters)
         app = App(pipeline, token_env=options.ingest_token_env)
         server = _bind(options.listen, app)
         sink = _otlp_sink(options, pipeline)
@@ -177,12 +175,6 @@ def _bind(listen: Listen, app: App) -> ExporterServer:
     except OSError as err:
         reason = "address already in use" if err.errno == errno.EADDRINUSE else (err.strerror or str(err))
         raise StartupError(f"cannot listen on {listen}: {reason}") from None
-
-
-def _zero_reload_counters(recorder: Recorder) -> None:
-    # Both series exist from the start, so the first failed reload is an increase from 0.
-    for result in _RELOAD_RESULTS:
-        recorder.inc(catalog.EXPORTER_SPEC_RELOADS, (result,), 0.0)
 
 
 def _count_reload(pipeline: Pipeline, result: str) -> None:

@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 import msgspec
 import yaml
@@ -239,11 +239,10 @@ def _cross_checks(spec: Spec) -> Iterable[tuple[str, str]]:
         yield from _attribute_paths(f"attribution.{fmt}.team", fmt, rule.team)
         yield from _attribute_paths(f"attribution.{fmt}.app", fmt, rule.app)
 
-    owners: dict[str, str] = {}
-    for i, team in enumerate(spec.teams):
-        for j, alias in enumerate((team.name, *team.aliases)):
-            if owners.setdefault(alias, team.name) != team.name:
-                yield f"teams[{i}].aliases[{j - 1}]", f"alias {alias!r} already names team {owners[alias]!r}"
+    yield from _unique_aliases("teams", "team", spec.teams)
+    yield from _unique_aliases("apps", "app", spec.apps)
+    yield from _unique_aliases("guardrails", "guardrail", spec.guardrails)
+    yield from _unique_aliases("models", "model", spec.models)
     model_names = [m.name for m in spec.models]
     guardrail_names = {g.name for g in spec.guardrails}
     for i, team in enumerate(spec.teams):
@@ -259,27 +258,24 @@ def _cross_checks(spec: Spec) -> Iterable[tuple[str, str]]:
                 yield (f"teams[{i}].required_guardrails[{j}]",
                        f"expected a guardrail declared under guardrails, got {name!r}")
 
-    app_aliases: dict[str, str] = {}
     for i, app in enumerate(spec.apps):
         if app.team not in team_names:
             yield f"apps[{i}].team", f"expected one of the teams {team_names}, got {app.team!r}"
-        for j, alias in enumerate((app.name, *app.aliases)):
-            if app_aliases.setdefault(alias, app.name) != app.name:
-                yield f"apps[{i}].aliases[{j - 1}]", f"alias {alias!r} already names app {app_aliases[alias]!r}"
 
-    guardrail_aliases: dict[str, str] = {}
-    for i, guardrail in enumerate(spec.guardrails):
-        for j, alias in enumerate((guardrail.name, *guardrail.aliases)):
-            if guardrail_aliases.setdefault(alias, guardrail.name) != guardrail.name:
-                yield (f"guardrails[{i}].aliases[{j - 1}]",
-                       f"alias {alias!r} already names guardrail {guardrail_aliases[alias]!r}")
 
-    model_aliases: dict[str, str] = {}
-    for i, model in enumerate(spec.models):
-        for j, alias in enumerate((model.name, *model.aliases)):
-            if model_aliases.setdefault(alias, model.name) != model.name:
-                yield (f"models[{i}].aliases[{j - 1}]",
-                       f"alias {alias!r} already names model {model_aliases[alias]!r}")
+class _Aliased(Protocol):
+    name: str
+    aliases: tuple[str, ...]
+
+
+def _unique_aliases(section: str, kind: str, items: tuple[_Aliased, ...]) -> Iterable[tuple[str, str]]:
+    """Each raw value maps to one canonical name: an alias naming two things is ambiguous."""
+    owners = {item.name: item.name for item in items}
+    for i, item in enumerate(items):
+        for j, alias in enumerate(item.aliases):
+            owner = owners.setdefault(alias, item.name)
+            if owner != item.name:
+                yield f"{section}[{i}].aliases[{j}]", f"alias {alias!r} already names {kind} {owner!r}"
 
 
 def _duplicates(section: str, key: str, values: list[str]) -> Iterable[tuple[str, str]]:

@@ -43,7 +43,6 @@ from exporter.spec import Spec
 SOURCE = "http"            # what the exporter's HTTP ingest labels its records with
 BATCH = 256                # records per ingest call, as a gateway logger would batch them
 BATCH_SPAN = 1.0           # seconds of traffic per batch at most, like the loggers' flush interval
-_RELOAD_RESULTS = ("success", "failure")
 _HELP_QUOTE = str.maketrans({'"': '\\"'})  # OpenMetrics escapes quotes in HELP too
 
 
@@ -94,8 +93,6 @@ def backfill(
     clock = _Clock(start)
     recorder = Recorder(max_series_per_metric=spec.ingest.cardinality.max_series_per_metric, clock=clock)
     pipeline = Pipeline(spec, recorder=recorder, clock=clock)
-    # As the running exporter does on start: both reload series exist from the first scrape.
-    pipeline.read(lambda rec: [rec.inc(catalog.EXPORTER_SPEC_RELOADS, (r,), 0.0) for r in _RELOAD_RESULTS])
     records = generate(spec, scenario, start=start, duration=end - start, rate=rate / sample_every, seed=seed,
                        incident_after=incident_after, diurnal=diurnal, text=False)
     writer = _Writer(out, float(sample_every))
