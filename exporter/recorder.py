@@ -44,7 +44,6 @@ TOKEN_USAGE = "gen_ai.client.token.usage"
 _TOKEN_USAGE_LABELS = ("operation", "provider", "model", "token_type")
 
 _INF = math.inf
-_MAX_ROUTES = 100_000
 # Labels with a fixed vocabulary keep their value when the cap folds a series, so a folded
 # request still counts as an error or a cache hit, and tokens never mix types.
 _VOCABULARY: dict[str, frozenset[str]] = {
@@ -135,7 +134,6 @@ class Recorder:
         # Folded label sets only pile up when bounding upstream failed; keep even that bounded.
         self._fold_memo_limit = max(max_series_per_metric, 10_000)
         self._families: dict[str, _Family] = {}
-        self._routes: dict[tuple[Any, ...], Route] = {}  # record()'s, like the pipeline's own
         self._gauges: dict[str, dict[tuple[str, ...], float]] = {}
         for metric in c.CATALOG:
             if metric is c.TOKENS or metric is c.COST:
@@ -180,15 +178,8 @@ class Recorder:
             raise ValueError(f"event {ev.id!r}: amounts must be finite and not negative")
         entities = tuple(entity for entity, count in m.entities if count)
         key = (m.team, m.app, m.model, m.provider, m.operation, ev.outcome, "hit" if ev.cache_hit else "miss")
-        feeds = observed(ev)
-        shape = (key, m.guardrails, entities, m.violations, feeds)
-        route = self._routes.get(shape)
-        if route is None:
-            if len(self._routes) >= _MAX_ROUTES:
-                self._routes.clear()
-            route = self._routes[shape] = self.route(
-                key, feeds, guardrails=m.guardrails, entities=entities, violations=m.violations
-            )
+        # One-off route: callers on a hot path keep routes themselves (the pipeline does).
+        route = self.route(key, observed(ev), guardrails=m.guardrails, entities=entities, violations=m.violations)
         self.count(route, ev, cost, m.cache_saved_usd, [n for _, n in m.entities if n])
 
     def route(self, key: tuple[str, ...], feeds: tuple[bool, bool, bool, bool], *,
