@@ -17,6 +17,8 @@ from typing import Annotated, Literal, Protocol
 import msgspec
 import yaml
 
+from exporter import catalog
+from exporter.burnrate import lowest_reachable_target, unreachable_factors
 from exporter.fields import FORMATS, is_known_field
 
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
@@ -133,6 +135,99 @@ class Ingest(Strict, kw_only=True):
     cardinality: Cardinality = Cardinality()
 
 
+class EmailReceiver(Strict, kw_only=True):
+    to: str
+
+
+class SlackReceiver(Strict, kw_only=True):
+    channel: str
+    # Alertmanager reads the webhook URL from this file: the secret never enters the config.
+    api_url_file: str
+
+
+class PagerDutyReceiver(Strict, kw_only=True):
+    routing_key_file: str
+
+
+class WebhookReceiver(Strict, kw_only=True):
+    url: str
+    # Bearer token read from a file by Alertmanager, never inline.
+    credentials_file: str | None = None
+
+
+class Receiver(Strict, kw_only=True):
+    name: Name
+    email: EmailReceiver | None = None
+    slack: SlackReceiver | None = None
+    pagerduty: PagerDutyReceiver | None = None
+    webhook: WebhookReceiver | None = None
+
+    def __post_init__(self) -> None:
+        given = [k for k in ("email", "slack", "pagerduty", "webhook") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"expected exactly one of email, slack, pagerduty or webhook, got {given or 'none'}")
+
+
+class Smtp(Strict, kw_only=True):
+    smarthost: str
+    sender: str = msgspec.field(name="from")
+    auth_username: str | None = None
+    auth_password_file: str | None = None
+
+
+class TeamAlerting(Strict, kw_only=True):
+    """Per-team overrides of the organisation's alerting defaults."""
+
+    budget_thresholds_percent: tuple[Annotated[float, msgspec.Meta(gt=0, le=1000)], ...] | None = None
+    cost_anomaly_factor: Annotated[float, msgspec.Meta(gt=1)] | None = None
+    # A receiver from alerting.receivers instead of email to the budget owner.
+    receiver: str | None = None
+
+
+class Alerting(Strict, kw_only=True):
+    oncall_receiver: str
+    security_receiver: str
+    finance_receiver: str
+    # Gets the always-firing Watchdog: a dead-man's switch outside this stack pages when it stops.
+    deadman_receiver: str
+    receivers: tuple[Receiver, ...]
+    smtp: Smtp | None = None
+    budget_thresholds_percent: tuple[Annotated[float, msgspec.Meta(gt=0, le=1000)], ...] = (50, 75, 90, 100)
+    cost_anomaly_factor: Annotated[float, msgspec.Meta(gt=1)] = 4.0
+    cost_anomaly_min_usd_per_hour: NonNegative = 2.0
+    runaway_loop_factor: Annotated[float, msgspec.Meta(gt=1)] = 10.0
+    app_volume_factor: Annotated[float, msgspec.Meta(gt=1)] = 8.0
+    provider_error_ratio: Annotated[float, msgspec.Meta(gt=0, lt=1)] = 0.25
+    provider_latency_p95_seconds: Positive = 20.0
+    guardrail_block_factor: Annotated[float, msgspec.Meta(gt=1)] = 5.0
+    sensitive_entities_per_hour: Positive = 20.0
+    stale_after_seconds: Positive = 600.0
+    team_overrides: dict[str, TeamAlerting] = {}
+
+
+class Objective(Strict, kw_only=True):
+    name: Name
+    kind: Literal["availability", "ttft"]
+    provider: str | None = None
+    model: str | None = None
+    target_percent: Annotated[float, msgspec.Meta(gt=0, le=100)]
+    # ttft only: the latency a request must beat to count as good; must be a bucket bound.
+    threshold_seconds: Positive | None = None
+
+    def __post_init__(self) -> None:
+        if (self.provider is None) == (self.model is None):
+            raise ValueError("expected exactly one of provider or model to say what the objective covers")
+        if (self.kind == "ttft") != (self.threshold_seconds is not None):
+            raise ValueError("threshold_seconds is required for ttft objectives and only for them")
+
+
+class Slos(Strict, kw_only=True):
+    # Below this many requests an hour an objective's alerts stay silent: three failures at
+    # 3 a.m. are not an outage.
+    min_requests_per_hour: NonNegative = 60.0
+    objectives: tuple[Objective, ...] = ()
+
+
 class Spec(Strict, kw_only=True):
     version: Literal[1]
     organization: Organization
@@ -143,6 +238,8 @@ class Spec(Strict, kw_only=True):
     classification: Classification = Classification()
     attribution: dict[str, FormatAttribution] = {}
     ingest: Ingest = Ingest()
+    alerting: Alerting | None = None
+    slos: Slos = Slos()
 
     def team(self, name: str) -> Team:
         for team in self.teams:
@@ -261,6 +358,49 @@ def _cross_checks(spec: Spec) -> Iterable[tuple[str, str]]:
     for i, app in enumerate(spec.apps):
         if app.team not in team_names:
             yield f"apps[{i}].team", f"expected one of the teams {team_names}, got {app.team!r}"
+    yield from _alerting_checks(spec, team_names)
+    yield from _slo_checks(spec)
+
+
+def _alerting_checks(spec: Spec, team_names: list[str]) -> Iterable[tuple[str, str]]:
+    alerting = spec.alerting
+    if alerting is None:
+        return
+    receivers = [r.name for r in alerting.receivers]
+    yield from _duplicates("alerting.receivers", "name", receivers)
+    for key in ("oncall_receiver", "security_receiver", "finance_receiver", "deadman_receiver"):
+        name = getattr(alerting, key)
+        if name not in receivers:
+            yield f"alerting.{key}", f"expected a receiver from alerting.receivers {receivers}, got {name!r}"
+    for team, override in alerting.team_overrides.items():
+        if team not in team_names:
+            yield f"alerting.team_overrides.{team}", f"expected one of the teams {team_names}, got {team!r}"
+        elif override.receiver is not None and override.receiver not in receivers:
+            yield (f"alerting.team_overrides.{team}.receiver",
+                   f"expected a receiver from alerting.receivers {receivers}, got {override.receiver!r}")
+    overrides = alerting.team_overrides
+    emailed = any(r.email is not None for r in alerting.receivers) or any(
+        team not in overrides or overrides[team].receiver is None for team in team_names
+    )
+    if emailed and alerting.smtp is None:
+        yield "alerting.smtp", "expected smtp settings: budget owners are emailed unless a team names a receiver"
+
+
+def _slo_checks(spec: Spec) -> Iterable[tuple[str, str]]:
+    ttft_bounds = catalog.TIME_TO_FIRST_TOKEN.buckets
+    for i, objective in enumerate(spec.slos.objectives):
+        where = f"slos.objectives[{i}]"
+        unreachable = unreachable_factors(objective.target_percent)
+        if unreachable:
+            lowest = lowest_reachable_target(max(unreachable)) * 100
+            yield (f"{where}.target_percent",
+                   f"expected a target above {lowest:.2f} %: at {objective.target_percent:g} % the "
+                   f"{max(unreachable):g}x burn-rate alert would need an error ratio above 100 % and could never fire")
+        if objective.threshold_seconds is not None and objective.threshold_seconds not in ttft_bounds:
+            yield (f"{where}.threshold_seconds",
+                   f"expected one of the TTFT histogram bounds {list(ttft_bounds)} (a threshold between "
+                   f"bounds cannot be counted exactly), got {objective.threshold_seconds:g}")
+    yield from _duplicates("slos.objectives", "name", [o.name for o in spec.slos.objectives])
 
 
 class _Aliased(Protocol):

@@ -1,0 +1,2 @@
+"""Prometheus recording and alerting rules, their promtool tests, and Alertmanager routing,
+generated from the spec and the metric catalog."""
