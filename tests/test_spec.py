@@ -47,6 +47,25 @@ BROKEN = [
     ("version: 1", "version: 2", "version", "expected 1"),
     ("  token_env: GATEWATCH_INGEST_TOKEN", "  token_env: s3cr3t-t0ken", "ingest.token_env", "expected str matching"),
     ("  default: internal", "  default: secret", "classification.default", "expected one of the levels"),
+    # alerting and SLOs
+    ("    research: {cost_anomaly_factor: 8}", "    reserch: {cost_anomaly_factor: 8}",
+     "alerting.team_overrides.reserch", "expected one of the teams"),
+    ("receiver: search-oncall-chat}", "receiver: search-chat}", "alerting.team_overrides.search.receiver",
+     "expected a receiver from alerting.receivers"),
+    ("  security_receiver: secops", "  security_receiver: sec-ops", "alerting.security_receiver", "got 'sec-ops'"),
+    ("provider: vertex_ai, target_percent: 99.0}", "provider: vertex_ai, target_percent: 100.5}",
+     "slos.objectives[2].target_percent", "expected float <= 100.0"),
+    # 14.4 x (1 - 0.93) = 1.008: the fast-burn page would need more than every request to fail
+    ("provider: vertex_ai, target_percent: 99.0}", "provider: vertex_ai, target_percent: 93.0}",
+     "slos.objectives[2].target_percent", "expected a target above 93.06 %"),
+    ("threshold_seconds: 1.5", "threshold_seconds: 1.7", "slos.objectives[4].threshold_seconds",
+     "expected one of the TTFT histogram bounds"),
+    ("{name: openai-availability, kind: availability, provider: openai,",
+     "{name: openai-availability, kind: availability, provider: openai, model: gpt-4o,",
+     "slos.objectives[0]", "exactly one of provider or model"),
+    ("      pagerduty: {routing_key_file: /etc/alertmanager/secrets/pagerduty-routing-key}",
+     "      pagerduty: {routing_key_file: /etc/alertmanager/secrets/pagerduty-routing-key}\n"
+     "      email: {to: oncall@northwind.example}", "alerting.receivers[0]", "exactly one of email"),
 ]
 
 
@@ -96,14 +115,25 @@ def test_hash_ignores_comments_but_not_meaning() -> None:
     assert spec_model.spec_hash(changed) != base
 
 
-def test_generate_refuses_a_broken_spec_and_writes_nothing(tmp_path) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("monthly_usd: 9000", "monthly_usd: -5", "teams[2].budget.monthly_usd: expected float >= 0.0"),
+        ("    research: {cost_anomaly_factor: 8}", "    ghost-team: {cost_anomaly_factor: 8}",
+         "alerting.team_overrides.ghost-team: expected one of the teams"),
+        ("target_percent: 99.0}", "target_percent: 101}", "slos.objectives[2].target_percent: expected float <= 100.0"),
+        ("target_percent: 99.0}", "target_percent: 90}", "slos.objectives[2].target_percent: expected a target above"),
+    ],
+)
+def test_generate_refuses_a_broken_spec_and_writes_nothing(tmp_path, old: str, new: str, message: str) -> None:
     broken = tmp_path / "ops.yaml"
-    broken.write_text(EXAMPLE.replace("monthly_usd: 9000", "monthly_usd: -5"))
+    broken.write_text(EXAMPLE.replace(old, new, 1))
     out = tmp_path / "build"
     run = subprocess.run(
         [sys.executable, "generate.py", "--spec", str(broken), "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, check=False,
     )
     assert run.returncode == 2
-    assert "teams[2].budget.monthly_usd: expected float >= 0.0" in run.stderr
+    assert message in run.stderr
+    assert str(broken) in run.stderr
     assert not out.exists()
