@@ -84,7 +84,7 @@ def main() -> int:
     finally:
         for process in reversed(started):
             if process.poll() is None:
-                process.send_signal(signal.SIGINT)
+                process.terminate()  # both flush and exit cleanly on SIGTERM
         for process in reversed(started):
             try:
                 process.wait(timeout=10)

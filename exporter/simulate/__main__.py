@@ -136,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _stop)  # flush and summarise on SIGTERM as on Ctrl-C
     try:
         run(records, poster.post)
+    except KeyboardInterrupt:
+        pass  # a second interrupt (Ctrl-C reaches the whole process group) cut the final flush
     finally:
         signal.signal(signal.SIGTERM, previous)
         poster.close()
