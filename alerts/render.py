@@ -19,8 +19,13 @@ def runbook_url(spec: Spec, alertname: str) -> str:
     return f"{spec.organization.runbook_base_url.rstrip('/')}/{alertname}.md"
 
 
+# Marks gatewatch's alerts, so the route fragment merged into an organisation's Alertmanager
+# picks out only these (other rule sets have a Watchdog of their own).
+SOURCE_LABEL = ("source", "gatewatch")
+
+
 def alert_labels(rule: AlertRule) -> dict[str, str]:
-    labels = {"severity": rule.severity, "audience": rule.audience, **rule.labels}
+    labels = {"severity": rule.severity, "audience": rule.audience, SOURCE_LABEL[0]: SOURCE_LABEL[1], **rule.labels}
     if rule.team is not None:
         labels["team"] = rule.team
     return labels

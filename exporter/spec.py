@@ -184,6 +184,10 @@ class TeamAlerting(Strict, kw_only=True):
     receiver: str | None = None
 
 
+# Teams without a receiver override get a generated receiver of this name emailing their owner.
+BUDGET_RECEIVER_PREFIX = "budget-"
+
+
 class Alerting(Strict, kw_only=True):
     oncall_receiver: str
     security_receiver: str
@@ -379,6 +383,18 @@ def _alerting_checks(spec: Spec, team_names: list[str]) -> Iterable[tuple[str, s
             yield (f"alerting.team_overrides.{team}.receiver",
                    f"expected a receiver from alerting.receivers {receivers}, got {override.receiver!r}")
     overrides = alerting.team_overrides
+    for i, team in enumerate(spec.teams):
+        if team.name in overrides and overrides[team.name].receiver is not None:
+            continue
+        generated = BUDGET_RECEIVER_PREFIX + team.name
+        if generated in receivers:
+            yield (f"alerting.receivers[{receivers.index(generated)}].name",
+                   f"{generated!r} is the receiver generated for team {team.name}'s budget owner; rename it, "
+                   f"or name it in alerting.team_overrides.{team.name}.receiver")
+        if not team.budget_owner.email:
+            yield (f"teams[{i}].budget_owner.email",
+                   f"expected an email (budget alerts go to the budget owner), or a receiver in "
+                   f"alerting.team_overrides.{team.name}.receiver")
     emailed = any(r.email is not None for r in alerting.receivers) or any(
         team not in overrides or overrides[team].receiver is None for team in team_names
     )
