@@ -1,0 +1,488 @@
+"""Runbook pages: one per alert with the five sections, ready PromQL over real series, links that
+resolve, escalation from the spec's contacts, and nothing secret."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from typing import Any
+
+import promql_parser
+import pytest
+import yaml
+
+from alerts.render import runbook_url
+from dashboards.links import DASHBOARDS
+from exporter import catalog
+from exporter.spec import Spec, load, parse
+from runbooks.content import ALERTS
+from runbooks.playbooks import PLAYBOOKS
+from runbooks.render import render
+from runbooks.tasks import TASKS
+from tests.paths import EXAMPLE_SPEC
+from tests.support.promql import is_own_series, selected_names
+
+SPEC = load(EXAMPLE_SPEC)
+PAGES = render(SPEC)
+
+# The alert catalogue of issue 3: name -> (dashboard, panel, audience, team label), typed from the brief.
+CATALOGUE: dict[str, tuple[str, str, str, str]] = {
+    "GenAIAvailabilitySLOPage": ("overview", "slo-status", "oncall", "platform"),
+    "GenAIAvailabilitySLOTicket": ("overview", "error-budget", "oncall", "platform"),
+    "GenAITTFTSLOPage": ("overview", "ttft", "oncall", "platform"),
+    "GenAITTFTSLOTicket": ("overview", "ttft", "oncall", "platform"),
+    "GenAIBudgetThreshold": ("cost", "month-to-date", "budget_owner", "team"),
+    "GenAIBudgetExhausted": ("cost", "month-to-date", "budget_owner", "team"),
+    "GenAIBudgetOverrunProjected": ("cost", "projected", "budget_owner", "team"),
+    "GenAICostAnomaly": ("cost", "spend-rate", "budget_owner", "team"),
+    "GenAIRunawayLoop": ("cost", "top-apps", "oncall", "team"),
+    "GenAIUnattributedSpend": ("cost", "unattributed", "budget_owner", "sentinel"),
+    "GenAIUnpricedTraffic": ("cost", "unpriced", "oncall", "platform"),
+    "GenAIProviderErrorsHigh": ("overview", "provider-errors", "oncall", "platform"),
+    "GenAIProviderLatencyHigh": ("overview", "latency", "oncall", "platform"),
+    "GenAITeamErrorsHigh": ("overview", "error-ratio", "oncall", "team"),
+    "GenAIModelErrorsHigh": ("overview", "error-ratio", "oncall", "platform"),
+    "GenAIGuardrailBlockSurge": ("security", "block-rate", "security", "team"),
+    "GenAIGuardrailFailOpen": ("security", "fail-open", "security", "team"),
+    "GenAIGuardrailBypass": ("security", "guardrail-bypass", "security", "team"),
+    "GenAISensitiveDataRepeated": ("security", "sensitive-entities", "security", "team"),
+    "GenAIUnapprovedModelUse": ("security", "unapproved-models", "security", "team"),
+    "GenAIClassificationBreach": ("security", "policy-violations", "security", "team"),
+    "GenAIAppVolumeAnomaly": ("security", "app-volume", "security", "team"),
+    "GenAIExporterDown": ("overview", "exporter-health", "oncall", "platform"),
+    "GenAITelemetryStale": ("overview", "freshness", "oncall", "platform"),
+    "GenAIRecordsRejected": ("overview", "rejected-records", "oncall", "platform"),
+    "GenAICardinalityOverflow": ("overview", "cardinality", "oncall", "platform"),
+    "GenAISpecOutOfStep": ("overview", "exporter-health", "oncall", "platform"),
+    "GenAIStateWriteFailing": ("overview", "exporter-health", "oncall", "platform"),
+    "GenAISpecReloadFailed": ("overview", "exporter-health", "oncall", "platform"),
+    "Watchdog": ("overview", "firing-alerts", "oncall", "platform"),
+    "AlertmanagerNotificationsFailing": ("overview", "firing-alerts", "oncall", "platform"),
+    "PrometheusRuleFailures": ("overview", "firing-alerts", "oncall", "platform"),
+    "PrometheusSampleLimitHit": ("overview", "exporter-health", "oncall", "platform"),
+}
+
+# Recording rules the brief names (alerts/recording.py), the only rule outputs runbooks may read.
+RECORDING_RULES = frozenset({
+    "team_model_provider:genai_requests:rate5m",
+    "team_model_provider_outcome:genai_requests:rate5m",
+    "provider:genai_requests:rate5m",
+    "provider:genai_requests_bad:rate5m",
+    "team:genai_cost_usd:rate5m",
+    "team:genai_cost_usd:rate1h",
+    "team_app:genai_cost_usd:rate1h",
+    "team_app:genai_requests:rate5m",
+    "team_app:genai_requests:rate1h",
+    *(f"model_provider:genai_request_duration_seconds:{q}_5m" for q in ("p50", "p95", "p99")),
+    *(f"model_provider:genai_time_to_first_token_seconds:{q}_5m" for q in ("p50", "p95", "p99")),
+    "slo:sli_requests:rate5m",
+    "slo:sli_errors:rate5m",
+    *(f"slo:sli_error:ratio_rate{w}" for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")),
+    "team:genai_cost_usd:increase1h",
+    "team:genai_cost_usd:month_to_date",
+})
+
+ALERT_SECTIONS = ["Meaning", "Impact", "Diagnosis", "Mitigation", "Escalation"]
+PLAYBOOK_SECTIONS = ["Detection", "Triage", "Containment", "Eradication", "Recovery", "Communication",
+                     "Evidence to keep"]
+TASK_SECTIONS = ["When", "Steps", "Verify", "Undo"]
+
+PROMQL_BLOCK = re.compile(r"```promql\n(.*?)\n```", re.S)
+MD_LINK = re.compile(r"\]\(([^)\s]+)\)")
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+def sections(page: str) -> list[tuple[str, str]]:
+    """(heading, body) for every ``## `` heading, ignoring headings inside code fences."""
+    found: list[tuple[str, list[str]]] = []
+    fenced = False
+    for line in page.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        if not fenced and line.startswith("## "):
+            found.append((line[3:], []))
+        elif found:
+            found[-1][1].append(line)
+    return [(heading, "\n".join(body).strip()) for heading, body in found]
+
+
+def section(page: str, heading: str) -> str:
+    return dict(sections(page))[heading]
+
+
+def spec_with(change: Any) -> Spec:
+    """The example spec with ``change(data)`` applied to its YAML data."""
+    data = yaml.safe_load(EXAMPLE_SPEC.read_text(encoding="utf-8"))
+    change(data)
+    return parse(yaml.safe_dump(data, sort_keys=False))
+
+
+def all_promql(pages: dict[str, str]) -> list[tuple[str, str]]:
+    return [(path, block) for path, page in pages.items() for block in PROMQL_BLOCK.findall(page)]
+
+
+# --- one page per alert, names from one place -------------------------------------------------
+
+
+def test_the_catalogue_and_the_content_name_the_same_alerts() -> None:
+    assert set(ALERTS) == set(CATALOGUE)
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_every_alert_has_a_page_where_its_runbook_url_points(name: str) -> None:
+    assert f"runbooks/{name}.md" in PAGES
+    assert runbook_url(SPEC, name) == f"https://runbooks.northwind.example/gatewatch/{name}.md"
+    assert PAGES[f"runbooks/{name}.md"].startswith(f"# {name}\n")
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_page_facts_match_the_catalogue(name: str) -> None:
+    dashboard, panel, audience, team = CATALOGUE[name]
+    doc = ALERTS[name]
+    assert (doc.dashboard, doc.panel, doc.audience, doc.team) == (dashboard, panel, audience, team)
+
+
+RULE_MODULES = ("slo", "cost", "provider", "security", "platform", "meta")
+
+
+def _generated_alerts() -> tuple[dict[str, Any], set[str]]:
+    """Alerts the rule modules generate for the example spec, as name -> (rule, module file), and
+    which modules could be imported
+    (some may still be being written; with none, the test is skipped)."""
+    from alerts.model import AlertRule
+
+    rules: dict[str, Any] = {}
+    imported: set[str] = set()
+    for name in RULE_MODULES:
+        try:
+            module = importlib.import_module(f"alerts.{name}")
+        except ImportError:
+            continue
+        imported.add(f"alerts/{name}.py")
+        for group in module.groups(SPEC):
+            rules.update({r.name: (r, f"alerts/{name}.py") for r in group.rules if isinstance(r, AlertRule)})
+    if not imported:
+        pytest.skip("no rule module importable yet")
+    return rules, imported
+
+
+def test_every_generated_alert_has_a_runbook_page() -> None:
+    generated, _ = _generated_alerts()
+    assert sorted(set(generated) - set(ALERTS)) == []
+
+
+def test_every_runbook_page_is_for_a_generated_alert() -> None:
+    generated, imported = _generated_alerts()
+    documented = {name for name, doc in ALERTS.items() if doc.module in imported}
+    assert sorted(documented - set(generated)) == []
+
+
+def test_generated_alerts_link_the_dashboard_panel_audience_and_module_their_page_states() -> None:
+    generated, _ = _generated_alerts()
+    for name, (rule, module) in generated.items():
+        doc = ALERTS[name]
+        assert (rule.dashboard, rule.panel, rule.audience, module) == (
+            doc.dashboard, doc.panel, doc.audience, doc.module
+        ), name
+        assert (rule.team == "platform") == (doc.team == "platform"), name
+
+
+# --- structure -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_alert_pages_have_the_five_sections_in_order_and_none_empty(name: str) -> None:
+    found = sections(PAGES[f"runbooks/{name}.md"])
+    assert [heading for heading, _ in found] == ALERT_SECTIONS
+    assert all(body for _, body in found)
+
+
+@pytest.mark.parametrize("name", sorted(PLAYBOOKS))
+def test_playbooks_have_every_incident_phase(name: str) -> None:
+    found = sections(PAGES[f"runbooks/playbooks/{name}.md"])
+    assert [heading for heading, _ in found] == PLAYBOOK_SECTIONS
+    assert all(body for _, body in found)
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_task_runbooks_have_their_sections(name: str) -> None:
+    found = sections(PAGES[f"runbooks/tasks/{name}.md"])
+    assert [heading for heading, _ in found] == TASK_SECTIONS
+    assert all(body for _, body in found)
+
+
+def test_the_issue_s_playbooks_and_tasks_exist() -> None:
+    assert set(PLAYBOOKS) == {
+        "provider-outage", "guardrail-bypass", "sensitive-data-in-output", "prompt-injection", "cost-runaway",
+        "api-key-compromise",
+    }
+    assert set(TASKS) == {
+        "onboard-a-team", "rotate-a-key", "raise-a-budget", "escalate-a-guardrail-false-positive",
+        "answer-a-cost-alert",
+    }
+
+
+def test_rendered_files_are_exactly_the_pages_and_the_index() -> None:
+    expected = (
+        {f"runbooks/{n}.md" for n in CATALOGUE}
+        | {f"runbooks/playbooks/{n}.md" for n in PLAYBOOKS}
+        | {f"runbooks/tasks/{n}.md" for n in TASKS}
+        | {"runbooks/README.md"}
+    )
+    assert set(PAGES) == expected
+
+
+def test_every_placeholder_is_filled() -> None:
+    for path, page in PAGES.items():
+        assert "${" not in page, path
+
+
+# --- PromQL ----------------------------------------------------------------------------------
+
+
+def test_every_alert_page_has_ready_promql() -> None:
+    for name in CATALOGUE:
+        assert PROMQL_BLOCK.search(section(PAGES[f"runbooks/{name}.md"], "Diagnosis")), name
+
+
+@pytest.mark.parametrize(("path", "expr"), all_promql(PAGES), ids=lambda value: value.split("\n")[0][:60])
+def test_every_promql_block_parses_and_reads_only_known_series(path: str, expr: str) -> None:
+    names = selected_names(expr)
+    unknown = {n for n in names if n not in catalog.series_names() and n not in RECORDING_RULES
+               and not is_own_series(n)}
+    assert unknown == set(), path
+
+
+def _selectors(node: Any) -> list[Any]:
+    found = [node] if type(node).__name__ == "VectorSelector" else []
+    for attribute in ("expr", "lhs", "rhs", "vector_selector", "param"):
+        child = getattr(node, attribute, None)
+        if child is not None and not isinstance(child, str | int | float):
+            found += _selectors(child)
+    for child in getattr(node, "args", None) or ():
+        found += _selectors(child)
+    return found
+
+
+def test_selectors_on_catalog_metrics_match_only_labels_the_metric_has() -> None:
+    by_series = {s: m for m in catalog.CATALOG for s in m.series_names}
+    checked = 0
+    for path, expr in all_promql(PAGES):
+        for selector in _selectors(promql_parser.parse(expr)):
+            metric = by_series.get(selector.name)
+            if metric is None:
+                continue
+            allowed = set(metric.labels) | ({"le"} if selector.name.endswith("_bucket") else set())
+            used = {m.name for m in selector.matchers.matchers}
+            assert used <= allowed, (path, selector.name, used - allowed)
+            checked += 1
+    assert checked > 50
+
+
+def test_ttft_queries_select_the_bucket_as_the_exporter_spells_it() -> None:
+    page = PAGES["runbooks/GenAITTFTSLOPage.md"]
+    # claude-sonnet-ttft: 2 s, exposed as le="2.0"; gpt-4o-ttft: 1.5 s, exposed as le="1.5".
+    assert 'genai_time_to_first_token_seconds_bucket{model="claude-sonnet-4", le="2.0"}' in page
+    assert 'genai_time_to_first_token_seconds_bucket{model="gpt-4o", le="1.5"}' in page
+
+
+def test_slo_pages_state_each_tier_s_error_ratio_threshold() -> None:
+    page = PAGES["runbooks/GenAIAvailabilitySLOPage.md"]
+    # 99.5 %: budget 0.5 % -> 14.4x 7.2 %, 6x 3 %, 3x 1.5 %, 1x 0.5 %; 99 %: 14.4 %, 6 %, 3 %, 1 %.
+    assert "| `openai-availability` | availability | provider `openai` | 99.5 % | 7.2 % | 3 % | 1.5 % | 0.5 % |" in page
+    assert "| `vertex-availability` | availability | provider `vertex_ai` | 99 % | 14.4 % | 6 % | 3 % | 1 % |" in page
+    assert "gpt-4o-ttft" not in page  # TTFT objectives belong on the TTFT pages
+    assert "| `gpt-4o-ttft` | ttft, good below 1.5 s | model `gpt-4o` | 95 % | 72 % | 30 % | 15 % | 5 % |" in (
+        PAGES["runbooks/GenAITTFTSLOTicket.md"]
+    )
+
+
+# --- links -----------------------------------------------------------------------------------
+
+DASHBOARD_LINK = re.compile(r"https://grafana\.northwind\.example/d/([^/]+)/([^?)\s]+)\?viewPanel=(\d+)")
+
+
+def test_every_dashboard_link_names_an_existing_panel() -> None:
+    by_uid = {ref.uid: ref for ref in DASHBOARDS.values()}
+    links = [m for page in PAGES.values() for m in DASHBOARD_LINK.finditer(page)]
+    assert len(links) >= len(CATALOGUE)
+    for match in links:
+        uid, slug, panel = match.groups()
+        ref = by_uid[uid]
+        assert slug == ref.slug
+        assert int(panel) in ref.panels.values()
+
+
+@pytest.mark.parametrize(("name", "url"), [
+    ("GenAIBudgetThreshold", "https://grafana.northwind.example/d/gatewatch-cost/genai-cost-and-budgets?viewPanel=3"),
+    ("GenAIGuardrailBypass",
+     "https://grafana.northwind.example/d/gatewatch-security/genai-security-operations?viewPanel=8"),
+    ("GenAIExporterDown", "https://grafana.northwind.example/d/gatewatch-overview/genai-platform-overview?viewPanel=7"),
+])
+def test_diagnosis_links_the_alert_s_panel(name: str, url: str) -> None:
+    assert f"({url})" in section(PAGES[f"runbooks/{name}.md"], "Diagnosis")
+
+
+def test_every_relative_link_resolves_to_a_rendered_page() -> None:
+    for path, page in PAGES.items():
+        base = path.rsplit("/", 1)[0]
+        for target in MD_LINK.findall(page):
+            if target.startswith("http"):
+                continue
+            parts: list[str] = base.split("/")
+            for step in target.split("/"):
+                if step == "..":
+                    parts.pop()
+                else:
+                    parts.append(step)
+            assert "/".join(parts) in PAGES, (path, target)
+
+
+def test_every_playbook_and_task_is_reachable_from_an_alert_page() -> None:
+    alert_pages = "".join(PAGES[f"runbooks/{n}.md"] for n in CATALOGUE)
+    for name in PLAYBOOKS:
+        assert f"(playbooks/{name}.md)" in alert_pages, name
+    for name in TASKS:
+        assert f"(tasks/{name}.md)" in alert_pages, name
+
+
+def test_playbooks_detect_through_alerts_that_exist_and_link_back() -> None:
+    for name, playbook in PLAYBOOKS.items():
+        assert playbook.detection, name
+        for alert in playbook.detection:
+            assert alert in ALERTS, (name, alert)
+
+
+def test_the_index_links_every_page() -> None:
+    index = PAGES["runbooks/README.md"]
+    linked = {target for target in MD_LINK.findall(index)}
+    assert linked == {p.removeprefix("runbooks/") for p in PAGES if p != "runbooks/README.md"}
+
+
+# --- escalation ------------------------------------------------------------------------------
+
+
+def _row(text: str, team: str) -> str:
+    rows = [line for line in text.splitlines() if line.startswith(f"| `{team}` |")]
+    assert len(rows) == 1, team
+    return rows[0]
+
+
+@pytest.mark.parametrize("name", ["GenAIBudgetThreshold", "GenAIBudgetExhausted", "GenAIBudgetOverrunProjected",
+                                  "GenAICostAnomaly"])
+def test_budget_alerts_escalate_to_each_team_s_budget_owner_not_on_call(name: str) -> None:
+    text = section(PAGES[f"runbooks/{name}.md"], "Escalation")
+    support = _row(text, "support")
+    assert "Marcus Okafor" in support and "marcus.okafor@northwind.example" in support
+    assert "`budget-support`" in support and "25000 USD" in support
+    search = _row(text, "search")
+    assert "Priya Natarajan" in search and "`search-oncall-chat`" in search
+    assert "25 %, 50 %, 75 %, 90 %, 100 %" in search  # search's own thresholds
+    assert "8x" in _row(text, "research")  # research's own anomaly factor
+    assert "oncall-pager" not in text
+
+
+def test_budget_escalation_names_the_receiver_the_routing_tree_uses() -> None:
+    try:
+        from alerts.routing import team_receivers
+    except ImportError as err:
+        pytest.skip(f"alerts.routing not importable yet: {err}")
+    text = section(PAGES["runbooks/GenAIBudgetThreshold.md"], "Escalation")
+    for team, receiver in team_receivers(SPEC).items():
+        assert f"receiver `{receiver}`" in _row(text, team)
+
+
+def test_security_alerts_escalate_to_security_operations() -> None:
+    for name, doc in ALERTS.items():
+        if doc.audience != "security":
+            continue
+        text = section(PAGES[f"runbooks/{name}.md"], "Escalation")
+        assert "`secops`" in text and "`#secops-alerts`" in text, name
+        assert "oncall-pager" not in text, name
+
+
+def test_platform_alerts_escalate_to_on_call() -> None:
+    text = section(PAGES["runbooks/GenAIExporterDown.md"], "Escalation")
+    assert "`oncall-pager` (PagerDuty)" in text
+    assert "secops" not in text and "@" not in text
+
+
+def test_unattributed_spend_escalates_to_the_finance_contact() -> None:
+    text = section(PAGES["runbooks/GenAIUnattributedSpend.md"], "Escalation")
+    assert "`finops`" in text and "finops@northwind.example" in text
+    assert "oncall-pager" not in text and "northwind.example" not in text.replace("finops@northwind.example", "")
+
+
+def test_the_watchdog_escalates_to_the_dead_man_s_switch() -> None:
+    text = section(PAGES["runbooks/Watchdog.md"], "Escalation")
+    assert "`deadman-switch`" in text and "`oncall-pager`" in text
+
+
+def test_the_runaway_loop_pages_on_call_and_names_team_owners() -> None:
+    text = section(PAGES["runbooks/GenAIRunawayLoop.md"], "Escalation")
+    assert "`oncall-pager`" in text and "budget owner already got a copy" in text
+    assert "amara-diallo" in _row(text, "research")
+
+
+def test_contacts_and_thresholds_come_from_the_spec() -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["organization"]["finance_contact"] = "treasury-desk"
+        data["teams"][1]["budget_owner"] = {"name": "Ada Lovelace", "email": "ada@northwind.example"}
+        data["alerting"]["provider_error_ratio"] = 0.4
+        del data["alerting"]["team_overrides"]["search"]
+
+    pages = render(spec_with(change))
+    finance = section(pages["runbooks/GenAIUnattributedSpend.md"], "Escalation")
+    assert "`treasury-desk`" in finance and "`finops`" in finance  # contact, then its receiver
+    budget = section(pages["runbooks/GenAIBudgetExhausted.md"], "Escalation")
+    assert "Ada Lovelace, ada@northwind.example" in _row(budget, "support")
+    assert "Marcus Okafor" not in budget
+    assert "`budget-search`" in _row(budget, "search") and "50 %, 75 %, 90 %, 100 %" in _row(budget, "search")
+    assert "More than 40 % of the requests" in section(pages["runbooks/GenAIProviderErrorsHigh.md"], "Meaning")
+
+
+def test_a_spec_without_alerting_still_renders_every_page() -> None:
+    def change(data: dict[str, Any]) -> None:
+        del data["alerting"]
+
+    pages = render(spec_with(change))
+    assert set(pages) == set(PAGES)
+    for name in CATALOGUE:
+        assert [h for h, body in sections(pages[f"runbooks/{name}.md"]) if body] == ALERT_SECTIONS
+    # The model's defaults stand in for the missing section.
+    assert "More than 25 % of the requests" in pages["runbooks/GenAIProviderErrorsHigh.md"]
+
+
+# --- determinism and secrets -----------------------------------------------------------------
+
+
+def test_output_is_deterministic() -> None:
+    again = render(load(EXAMPLE_SPEC))
+    assert again == PAGES
+    assert list(again) == list(PAGES)
+
+
+def _contact_emails(spec: Spec) -> set[str]:
+    emails = {t.budget_owner.email for t in spec.teams if t.budget_owner.email}
+    if spec.alerting is not None:
+        emails |= {r.email.to for r in spec.alerting.receivers if r.email is not None}
+    return emails
+
+
+def test_the_only_emails_are_the_spec_s_contacts() -> None:
+    found = {e for page in PAGES.values() for e in EMAIL.findall(page)}
+    assert found
+    assert found <= _contact_emails(SPEC)
+    assert "gatewatch-alerts@northwind.example" not in found  # the SMTP sender is no contact
+
+
+def test_no_secret_file_webhook_url_or_smtp_login_reaches_a_page() -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["alerting"]["receivers"][3]["webhook"]["url"] = "https://deadman.example/ping/s3cr3t-t0ken-123"
+
+    pages = render(spec_with(change))
+    text = "\n".join(pages.values())
+    assert "s3cr3t-t0ken-123" not in text and "deadman.example" not in text
+    assert "/etc/alertmanager/secrets" not in text
+    assert "gatewatch-alerts" not in text  # smtp auth_username
+    assert "smtp.northwind.example" not in text
