@@ -11,13 +11,19 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from alerts import prometheus_config, prometheus_rules, routing
 from docsgen.metrics import render_metric_catalogue
 from exporter import spec as spec_model
+from runbooks.render import render as render_runbooks
 
 Generator = Callable[[spec_model.Spec], Mapping[str, str]]
 
 GENERATORS: tuple[Generator, ...] = (
     render_metric_catalogue,
+    prometheus_config.render,
+    prometheus_rules.render,
+    routing.render,
+    render_runbooks,
 )
 
 

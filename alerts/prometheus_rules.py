@@ -49,9 +49,17 @@ def render(spec: Spec) -> dict[str, str]:
         f"prometheus/{ALERTING_RULES}": dump(rule_file(spec, alerting_groups)),
     }
     rule_files = [f"../{RECORDING_RULES}", f"../{ALERTING_RULES}"]
+    order = [group.name for group in (*recording_groups, *alerting_groups)]
     for module in MODULES:
         tests = module.unit_tests(spec)
         if tests:
             name = module.__name__.rpartition(".")[2]
-            files[f"prometheus/tests/{name}.test.yml"] = dump(unit_test_file(rule_files, tests))
+            files[f"prometheus/tests/{name}.test.yml"] = dump(unit_test_file(rule_files, tests, group_eval_order=order))
+    # promtool evaluates every group at the file's interval, ignoring a group's own: the budget
+    # rules, recorded hourly, are proven in a file evaluated hourly.
+    hourly = cost.hourly_unit_tests(spec)
+    if hourly:
+        files["prometheus/tests/cost-hourly.test.yml"] = dump(unit_test_file(
+            rule_files, hourly, cost.HOURLY_TEST_EVALUATION_INTERVAL, group_eval_order=order
+        ))
     return files
