@@ -232,6 +232,24 @@ class Slos(Strict, kw_only=True):
     objectives: tuple[Objective, ...] = ()
 
 
+class Collector(Strict, kw_only=True):
+    """Where the OpenTelemetry Collector sends the exporter's OTLP push."""
+
+    # prometheus_remote_write covers Prometheus, Thanos receive and VictoriaMetrics; mimir is
+    # remote write with a tenant; otlp is any OTLP/HTTP endpoint.
+    backend: Literal["prometheus_remote_write", "mimir", "otlp"] = "prometheus_remote_write"
+    endpoint: str = "http://prometheus:9090/api/v1/write"
+    # Name of the environment variable holding the backend's bearer token: the Collector expands
+    # it at start, so the token never enters a generated file.
+    token_env: EnvVarName | None = None
+    tenant: str | None = None  # mimir only: the X-Scope-OrgID
+    memory_limit_mib: PositiveInt = 512
+
+    def __post_init__(self) -> None:
+        if (self.backend == "mimir") != (self.tenant is not None):
+            raise ValueError("tenant is required for the mimir backend and only for it")
+
+
 class Spec(Strict, kw_only=True):
     version: Literal[1]
     organization: Organization
@@ -244,6 +262,7 @@ class Spec(Strict, kw_only=True):
     ingest: Ingest = Ingest()
     alerting: Alerting | None = None
     slos: Slos = Slos()
+    collector: Collector = Collector()
 
     def team(self, name: str) -> Team:
         for team in self.teams:
