@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from alerts import prometheus_config, prometheus_rules, routing
+from dashboards import render as dashboards
 from docsgen.metrics import render_metric_catalogue
 from exporter import spec as spec_model
 from runbooks.render import render as render_runbooks
@@ -24,6 +25,7 @@ GENERATORS: tuple[Generator, ...] = (
     prometheus_rules.render,
     routing.render,
     render_runbooks,
+    dashboards.render,
 )
 
 
