@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from alerts import prometheus_config, prometheus_rules, routing
+from collector import config as collector_config
 from dashboards import render as dashboards
 from docsgen.metrics import render_metric_catalogue
 from exporter import spec as spec_model
@@ -26,6 +27,7 @@ GENERATORS: tuple[Generator, ...] = (
     routing.render,
     render_runbooks,
     dashboards.render,
+    collector_config.render,
 )
 
 

@@ -1,0 +1,1 @@
+"""The OpenTelemetry Collector configuration gatewatch generates from the spec."""
