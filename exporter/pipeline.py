@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from exporter import catalog
-from exporter.adapters import Adapter, build_adapter
+from exporter.adapters import ENTITY_TYPES, Adapter, build_adapter
 from exporter.attribution import Attributor
 from exporter.dedupe import DedupeState, Deduplicator
 from exporter.event import GatewayEvent, Rejection
@@ -33,14 +33,12 @@ from exporter.state import StateStore
 
 log = logging.getLogger("gatewatch.pipeline")
 
-# Entity types the adapters normalise to; anything else is bounded like any other label.
-KNOWN_ENTITIES = ("email", "phone_number", "credit_card", "ssn", "ip_address", "person", "iban", "location")
 KNOWN_OPERATIONS = (
     "chat", "text_completion", "embeddings", "image_generation", "audio_transcription",
     "speech", "rerank", "other",
 )
 MAX_ERRORS_REPORTED = 1000
-# Shapes of request remembered with their resolved route (see Pipeline._record).
+# Shapes of request remembered with their resolved route (see Pipeline.ingest).
 MAX_ROUTES = 100_000
 
 
@@ -87,7 +85,8 @@ class _Bounds:
         self.provider = bound("provider", [m.provider for m in spec.models], limits.providers)
         self.guardrail = bound("guardrail", [g.name for g in spec.guardrails], limits.guardrails)
         self.guardrail_names = {alias: g.name for g in spec.guardrails for alias in g.aliases}
-        self.entity = bound("entity", KNOWN_ENTITIES, limits.entities)
+        # The entity types adapters normalise to; anything else is bounded like any other label.
+        self.entity = bound("entity", ENTITY_TYPES, limits.entities)
         self.operation = bound("operation", KNOWN_OPERATIONS, limits.operations)
 
     def admitted(self) -> dict[str, list[str]]:

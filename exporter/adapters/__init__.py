@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from exporter.adapters import events, kong, litellm
-from exporter.adapters._common import Adapter
+from exporter.adapters._common import ENTITY_TYPES, Adapter
 from exporter.fields import FORMATS
 
-__all__ = ["Adapter", "build_adapter"]
+__all__ = ["ENTITY_TYPES", "Adapter", "build_adapter"]
 
 _BUILDERS = {"litellm": litellm.build, "kong": kong.build, "events": events.build}
 assert tuple(_BUILDERS) == FORMATS
