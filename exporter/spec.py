@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal, Protocol
 
@@ -90,6 +91,8 @@ class Model(Strict, kw_only=True):
     name: str
     provider: str
     family: str = ""
+    # Within a family, cheaper tiers are candidates when a premium model's prompts are short.
+    tier: Literal["premium", "standard", "economy"] = "standard"
     aliases: tuple[str, ...] = ()
     price: Price
 
@@ -232,6 +235,37 @@ class Slos(Strict, kw_only=True):
     objectives: tuple[Objective, ...] = ()
 
 
+class Allocation(Strict, kw_only=True):
+    """Spend of a shared app (one key several teams use) charged back to those teams."""
+
+    app: str
+    method: Literal["request_share", "even"]
+    teams: tuple[str, ...]
+
+
+class Onboarding(Strict, kw_only=True):
+    team: str
+    starting: str  # YYYY-MM-DD, UTC
+    expected_monthly_usd: NonNegative
+
+
+class PriceChange(Strict, kw_only=True):
+    model: str
+    effective: str  # YYYY-MM-DD, UTC
+    price: Price
+
+
+class Finance(Strict, kw_only=True):
+    # Invoice and gatewatch may differ by this much (rounding, requests the gateway never logged)
+    # before a reconciliation row is flagged and the job exits non-zero.
+    reconciliation_tolerance_percent: Annotated[float, msgspec.Meta(ge=0, le=100)] = 2.0
+    allocations: tuple[Allocation, ...] = ()
+    onboardings: tuple[Onboarding, ...] = ()
+    price_changes: tuple[PriceChange, ...] = ()
+    # Providers' batch APIs: the discount non-interactive traffic would get.
+    batch_discount_percent: Annotated[float, msgspec.Meta(ge=0, le=100)] = 50.0
+
+
 class Collector(Strict, kw_only=True):
     """Where the OpenTelemetry Collector sends the exporter's OTLP push."""
 
@@ -263,6 +297,7 @@ class Spec(Strict, kw_only=True):
     alerting: Alerting | None = None
     slos: Slos = Slos()
     collector: Collector = Collector()
+    finance: Finance = Finance()
 
     def team(self, name: str) -> Team:
         for team in self.teams:
@@ -383,6 +418,37 @@ def _cross_checks(spec: Spec) -> Iterable[tuple[str, str]]:
             yield f"apps[{i}].team", f"expected one of the teams {team_names}, got {app.team!r}"
     yield from _alerting_checks(spec, team_names)
     yield from _slo_checks(spec)
+    yield from _finance_checks(spec, team_names)
+
+
+def _finance_checks(spec: Spec, team_names: list[str]) -> Iterable[tuple[str, str]]:
+    finance = spec.finance
+    app_names = [a.name for a in spec.apps]
+    model_names = [m.name for m in spec.models]
+    for i, allocation in enumerate(finance.allocations):
+        if allocation.app not in app_names:
+            yield f"finance.allocations[{i}].app", f"expected one of the apps {app_names}, got {allocation.app!r}"
+        for j, team in enumerate(allocation.teams):
+            if team not in team_names:
+                yield f"finance.allocations[{i}].teams[{j}]", f"expected one of the teams {team_names}, got {team!r}"
+    for i, onboarding in enumerate(finance.onboardings):
+        if onboarding.team not in team_names:
+            yield f"finance.onboardings[{i}].team", f"expected one of the teams {team_names}, got {onboarding.team!r}"
+        if not _is_date(onboarding.starting):
+            yield f"finance.onboardings[{i}].starting", f"expected a date YYYY-MM-DD, got {onboarding.starting!r}"
+    for i, change in enumerate(finance.price_changes):
+        if change.model not in model_names:
+            yield f"finance.price_changes[{i}].model", f"expected one of the models {model_names}, got {change.model!r}"
+        if not _is_date(change.effective):
+            yield f"finance.price_changes[{i}].effective", f"expected a date YYYY-MM-DD, got {change.effective!r}"
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
 
 
 def _alerting_checks(spec: Spec, team_names: list[str]) -> Iterable[tuple[str, str]]:
