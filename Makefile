@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup tools run test lint check bench generate clean
+.PHONY: setup tools run test lint check bench drills generate clean
 
 # The venv is rebuilt when the dependency list changes.
 $(INSTALLED): pyproject.toml
@@ -36,6 +36,9 @@ test: setup lint check
 
 bench: $(INSTALLED)
 	$(PY) bench/ingest.py
+
+drills: setup
+	$(PY) -m drills
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache .ruff_cache .hypothesis
