@@ -1,95 +1,142 @@
-"""`make run`: the exporter on a spec, fed by the traffic simulator, until Ctrl-C.
+"""`make run`: the local stack on the example spec, until Ctrl-C.
 
-Starts each process on loopback, prints where to look, and stops everything it started.
+The exporter fed by the traffic simulator, a real Prometheus with the generated config and rules,
+and a real Alertmanager with the generated routing, every receiver pointed at a local webhook sink
+that prints each notification here (the real receivers need the organisation's secrets). Without
+the Prometheus and Alertmanager binaries it runs the exporter and simulator alone and says how to
+get the rest. Everything listens on loopback; Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
-import urllib.request
 from pathlib import Path
+
+from drills.stack import MissingBinaryError, Stack
+from exporter import spec as spec_model
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run"
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the exporter exited with code {process.returncode}; see its log above")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not become ready within {timeout:.0f} s")
+# Alerting rules load after this much traffic: a cold Prometheus has no past, and rules that
+# compare a rate with its own baseline would read every new app as an anomaly.
+ARM_AFTER_SECONDS = 90.0
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spec", default="ops.yaml")
-    parser.add_argument("--listen", default="127.0.0.1:9464")
-    parser.add_argument("--scenario", default="normal", help="simulator scenario (default: normal)")
-    parser.add_argument("--rate", default="20", help="simulated records per second (default: 20)")
-    args = parser.parse_args()
+def _simulator(target: str, spec: str, scenario: str, rate: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "exporter.simulate", "--target", target, "--scenario", scenario,
+         "--rate", rate, "--duration", "0", "--spec", spec],
+        cwd=ROOT,
+    )
 
-    base = f"http://{args.listen}"
-    state = RUN_DIR / "state"
-    state.mkdir(parents=True, exist_ok=True)
-    started: list[subprocess.Popen[bytes]] = []
-    try:
-        exporter = subprocess.Popen(
-            [sys.executable, "-m", "exporter", "--spec", args.spec, "--listen", args.listen,
-             "--state-dir", str(state)],
-            cwd=ROOT,
-        )
-        started.append(exporter)
-        wait_ready(f"{base}/readyz", exporter)
-        simulator = subprocess.Popen(
-            [sys.executable, "-m", "exporter.simulate", "--target", base, "--scenario", args.scenario,
-             "--rate", args.rate, "--duration", "0", "--spec", args.spec],
-            cwd=ROOT,
-        )
-        started.append(simulator)
+
+def _print_notifications(stack: Stack, stop: threading.Event) -> None:
+    shown = 0
+    while not stop.wait(1.0):
+        received = stack.sink.received()
+        for note in received[shown:]:
+            for alert in note.alerts:
+                labels, annotations = alert["labels"], alert.get("annotations", {})
+                print(f"[{note.receiver}] {note.status.upper()} {labels.get('alertname')} "
+                      f"team={labels.get('team')}: {annotations.get('summary', '')}\n"
+                      f"    runbook: {annotations.get('runbook_url', '')}", flush=True)
+        shown = len(received)
+
+
+def _arm_later(stack: Stack, stop: threading.Event) -> None:
+    if not stop.wait(ARM_AFTER_SECONDS):
+        stack.arm()
+        print(f"alerting rules loaded after {ARM_AFTER_SECONDS:.0f} s of traffic", flush=True)
+
+
+def run_stack(spec: spec_model.Spec, args: argparse.Namespace) -> int:
+    workdir = RUN_DIR / "stack"
+    shutil.rmtree(workdir, ignore_errors=True)
+    stop = threading.Event()
+    with Stack(workdir, spec, Path(args.spec), factor=1.0) as stack:
+        simulator = _simulator(stack.exporter_url, args.spec, args.scenario, args.rate)
+        threading.Thread(target=_print_notifications, args=(stack, stop), daemon=True).start()
+        threading.Thread(target=_arm_later, args=(stack, stop), daemon=True).start()
         print(
             "\ngatewatch is running:\n"
-            f"  metrics        {base}/metrics\n"
-            f"  health         {base}/healthz   {base}/readyz\n"
-            f"  ingest         POST {base}/ingest/litellm | /ingest/kong | /ingest/events\n"
+            f"  exporter       {stack.exporter_url}/metrics   (POST /ingest/litellm | /ingest/kong | /ingest/events)\n"
+            f"  Prometheus     {stack.prometheus_url}   alerts: {stack.prometheus_url}/alerts\n"
+            f"  Alertmanager   {stack.alertmanager_url}   (receivers print here)\n"
             f"  simulator      scenario {args.scenario}, {args.rate} records/s\n"
-            f"  state          {state}\n"
-            f"  generated      {ROOT / 'build'}\n"
+            f"  runbooks       {workdir / 'runbooks'}   generated build: {ROOT / 'build'}\n"
             "Ctrl-C stops everything.\n",
             flush=True,
         )
-        signal.signal(signal.SIGTERM, _interrupt)
-        while all(p.poll() is None for p in started):
+        try:
+            while simulator.poll() is None:
+                time.sleep(0.5)
+            print(f"the simulator exited with code {simulator.returncode}; stopping", file=sys.stderr)
+            return 1
+        finally:
+            stop.set()
+            if simulator.poll() is None:
+                simulator.terminate()
+                simulator.wait(timeout=10)
+
+
+def run_exporter_only(args: argparse.Namespace) -> int:
+    state = RUN_DIR / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    base = f"http://{args.listen}"
+    exporter = subprocess.Popen(
+        [sys.executable, "-m", "exporter", "--spec", args.spec, "--listen", args.listen, "--state-dir", str(state)],
+        cwd=ROOT,
+    )
+    simulator: subprocess.Popen[bytes] | None = None
+    try:
+        time.sleep(2)
+        simulator = _simulator(base, args.spec, args.scenario, args.rate)
+        print(f"\nexporter {base}/metrics, simulator {args.scenario} at {args.rate} records/s. Ctrl-C stops.\n",
+              flush=True)
+        while exporter.poll() is None and simulator.poll() is None:
             time.sleep(0.5)
-        failed = next(p for p in started if p.poll() is not None)
-        print(f"{failed.args[2]} exited with code {failed.returncode}; stopping", file=sys.stderr)
         return 1
+    finally:
+        for process in (simulator, exporter):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", default="ops.yaml")
+    parser.add_argument("--listen", default="127.0.0.1:9464", help="exporter address when running it alone")
+    parser.add_argument("--scenario", default="normal", help="simulator scenario (default: normal)")
+    parser.add_argument("--rate", default="20", help="simulated records per second (default: 20)")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        spec = spec_model.load(args.spec)
+    except spec_model.SpecError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        try:
+            return run_stack(spec, args)
+        except MissingBinaryError as err:
+            print(f"{err}\nRunning the exporter and simulator alone. For the whole stack install Prometheus and "
+                  "Alertmanager (Debian: apt-get install prometheus prometheus-alertmanager; `make tools` does it "
+                  "as root), or use `docker compose up` on a Docker host.", file=sys.stderr)
+            return run_exporter_only(args)
     except KeyboardInterrupt:
         print("\nstopping...", flush=True)
         return 0
-    finally:
-        for process in reversed(started):
-            if process.poll() is None:
-                process.terminate()  # both flush and exit cleanly on SIGTERM
-        for process in reversed(started):
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 if __name__ == "__main__":
