@@ -196,6 +196,12 @@ EXPORTER_STATE_WRITE_FAILURES = Metric(
     (),
     "Failed writes of the state directory: restart safety is degraded while this grows.",
 )
+EXPORTER_COUNTERS_START = Metric(
+    "genai_exporter_counters_start_timestamp_seconds", _G, "seconds",
+    (),
+    "When this exporter's counters began (Unix time), restored with them from the state "
+    "directory: a change means the counters restarted from 0.",
+)
 
 CATALOG: tuple[Metric, ...] = (
     REQUESTS,
@@ -221,6 +227,7 @@ CATALOG: tuple[Metric, ...] = (
     EXPORTER_UNPRICED,
     EXPORTER_SPEC_RELOADS,
     EXPORTER_STATE_WRITE_FAILURES,
+    EXPORTER_COUNTERS_START,
 )
 
 BY_NAME: dict[str, Metric] = {m.name: m for m in CATALOG}

@@ -115,6 +115,9 @@ class Pipeline:
         self._folds: list[str] | None = None
         self._dedupe = Deduplicator(spec.ingest.dedupe_window_seconds, clock)
         admitted = self._restore()
+        # After the restore, which carries the start time over with the counters: reports tell
+        # a restart that lost the counters by this value changing.
+        recorder.set(catalog.EXPORTER_COUNTERS_START, (), recorder.start_time)
         self._configure(spec, admitted)
         # The exporter's own failure counters exist from the first scrape, so their first
         # failure is an increase from 0 that rules can see.

@@ -84,7 +84,8 @@ def test_the_file_is_openmetrics_as_promtool_needs_it() -> None:
 def test_the_last_scrape_is_what_the_live_exporter_exposes_for_the_same_records() -> None:
     rs = the_records()
     now = rs[-1].at
-    live = Pipeline(SPEC, recorder=Recorder(clock=lambda: now), clock=lambda: now)
+    # The live exporter began counting when the history starts.
+    live = Pipeline(SPEC, recorder=Recorder(clock=lambda: START), clock=lambda: now)
     # As the running exporter does on start.
     live.read(lambda rec: [rec.inc(catalog.EXPORTER_SPEC_RELOADS, (r,), 0.0) for r in ("success", "failure")])
     for fmt in ("litellm", "kong"):

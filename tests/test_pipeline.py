@@ -12,12 +12,14 @@ search requires lakera-prompt-injection, support presidio-pii; research may use 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from exporter.pipeline import Pipeline
 from exporter.recorder import Recorder
 from exporter.spec import load
+from exporter.state import StateStore
 from tests.paths import EXAMPLE_SPEC, KONG_FIXTURE, LITELLM_FIXTURE
 from tests.support.processes import Metrics, by_label, parse_metrics, total
 
@@ -161,6 +163,19 @@ def test_spec_gauges_and_adoption() -> None:
 def test_exporter_self_metrics() -> None:
     assert by_label(METRICS, "genai_exporter_events_total", "format", result="accepted") == {"litellm": 10, "kong": 6}
     assert by_label(METRICS, "genai_exporter_last_event_timestamp_seconds", "source") == {"http": NOW}
+
+
+def test_the_counters_start_survives_a_restart_with_the_state_directory_only(tmp_path: Path) -> None:
+    def start(clock: float, state: StateStore | None) -> float:
+        pipeline = Pipeline(SPEC, recorder=Recorder(clock=lambda: clock), state=state, clock=lambda: clock)
+        value = total(parse_metrics(pipeline.scrape().decode()), "genai_exporter_counters_start_timestamp_seconds")
+        pipeline.save()
+        return value
+
+    state = StateStore(tmp_path / "state")
+    assert start(1_000.0, state) == 1_000.0
+    assert start(2_000.0, state) == 1_000.0  # restored: the counters go on
+    assert start(3_000.0, StateStore(tmp_path / "lost")) == 3_000.0  # state lost: counting from 0 again
 
 
 def test_retried_record_is_a_duplicate_not_a_second_charge() -> None:
