@@ -77,14 +77,7 @@ def write_output(text: str, out: Path | None) -> None:
 
 
 def _command_modules() -> list[ModuleType]:
-    modules = []
-    for name in COMMANDS:
-        try:
-            modules.append(importlib.import_module(f"reports.{name}"))
-        except ModuleNotFoundError as err:
-            if err.name != f"reports.{name}":
-                raise
-    return modules
+    return [importlib.import_module(f"reports.{name}") for name in COMMANDS]
 
 
 def build_parser() -> argparse.ArgumentParser:
