@@ -8,9 +8,8 @@ failing to evaluate, and scrapes refused for exceeding ``sample_limit``.
 
 from __future__ import annotations
 
+from alerts.cases import expected_alert
 from alerts.model import AlertCase, AlertRule, ExpectedAlert, RuleGroup, SeriesInput, UnitTest
-from alerts.render import alert_labels, runbook_url
-from dashboards.links import dashboard_url
 from exporter.spec import Spec
 
 
@@ -82,15 +81,7 @@ def groups(spec: Spec) -> tuple[RuleGroup, ...]:
 
 
 def _expected(spec: Spec, rule: AlertRule, labels: dict[str, str], summary: str, description: str) -> ExpectedAlert:
-    return ExpectedAlert(
-        labels={**alert_labels(rule), **labels},
-        annotations={
-            "summary": summary,
-            "description": description,
-            "runbook_url": runbook_url(spec, rule.name),
-            "dashboard_url": dashboard_url(spec.organization.grafana_base_url, "overview", rule.panel),
-        },
-    )
+    return expected_alert(spec, rule, labels, summary, description)
 
 
 def unit_tests(spec: Spec) -> tuple[UnitTest, ...]:

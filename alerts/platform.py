@@ -7,11 +7,10 @@ not the one the rules were generated from, and a state directory or a spec reloa
 
 from __future__ import annotations
 
+from alerts.cases import expected_alert
 from alerts.model import AlertCase, AlertRule, ExpectedAlert, RuleGroup, SeriesInput, UnitTest
 from alerts.prometheus_config import EXPORTER_JOB
-from alerts.render import alert_labels, runbook_url
 from alerts.security import increased
-from dashboards.links import dashboard_url
 from exporter import catalog
 from exporter.spec import Spec, spec_hash
 
@@ -182,16 +181,7 @@ def _written_for(spec: Spec) -> bool:
 
 
 def _expected(spec: Spec, name: str, labels: dict[str, str], summary: str, description: str) -> ExpectedAlert:
-    rule = next(r for r in alerts(spec) if r.name == name)
-    return ExpectedAlert(
-        labels={**alert_labels(rule), **labels},
-        annotations={
-            "summary": summary,
-            "description": description,
-            "runbook_url": runbook_url(spec, name),
-            "dashboard_url": dashboard_url(spec.organization.grafana_base_url, "overview", rule.panel),
-        },
-    )
+    return expected_alert(spec, next(r for r in alerts(spec) if r.name == name), labels, summary, description)
 
 
 EXPORTER_0 = "exporter-0:9464"

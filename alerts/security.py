@@ -20,10 +20,9 @@ not approved for is already GenAIUnapprovedModelUse.
 
 from __future__ import annotations
 
+from alerts.cases import expected_alert
 from alerts.model import AlertCase, AlertRule, ExpectedAlert, RecordingRule, RuleGroup, SeriesInput, UnitTest
 from alerts.recording import TEAM_APP_REQUESTS_RATE1H, TEAM_APP_REQUESTS_RATE5M
-from alerts.render import alert_labels, runbook_url
-from dashboards.links import dashboard_url
 from exporter import catalog
 from exporter.spec import Spec
 
@@ -233,18 +232,7 @@ def _written_for(spec: Spec) -> bool:
 
 
 def _expected(spec: Spec, name: str, labels: dict[str, str], summary: str, description: str) -> ExpectedAlert:
-    rule = next(r for r in alerts(spec) if r.name == name)
-    return ExpectedAlert(
-        labels={**alert_labels(rule), **labels},
-        annotations={
-            "summary": summary,
-            "description": description,
-            "runbook_url": runbook_url(spec, name),
-            "dashboard_url": dashboard_url(
-                spec.organization.grafana_base_url, "security", rule.panel, {"team": labels["team"]}
-            ),
-        },
-    )
+    return expected_alert(spec, next(r for r in alerts(spec) if r.name == name), labels, summary, description)
 
 
 def _evaluations(team: str, app: str, guardrail: str, result: str, values: str) -> SeriesInput:
