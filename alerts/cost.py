@@ -9,7 +9,11 @@ Runaway loop: one app far above its own daily baseline *and* near-identical requ
 identical" is read from the prompt-length histogram (labelled by team and model, not app, to
 keep it small): at least RUNAWAY_MODAL_SHARE of the team+model's prompts in the last 5m fall in
 one length bucket. A loop re-sending one prompt at 10x the app's volume dominates its team's
-histogram; a real burst of users spreads over several buckets.
+histogram; a real burst of users spreads over several buckets. The app must also be at least
+RUNAWAY_MIN_HISTORY old (its hourly rate was recorded that long ago): a brand-new app's daily
+average covers only its own first minutes, a sliver of its 5m rate, so above one request per
+second with uniform prompts it would trip at once. The guard asks for the app's existence, not
+its activity, so a loop that starts in an app idle for the last hour still pages.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from exporter.spec import Spec
 # Below this request rate an app's "10x" is a handful of requests, not a loop.
 RUNAWAY_MIN_REQUESTS_PER_SECOND = 1.0
 RUNAWAY_MODAL_SHARE = 0.9
+# Younger than this, an app's daily average is its own start-up ramp: no baseline to be 10x of.
+RUNAWAY_MIN_HISTORY = "1h"
 # Unowned spend below this is a rounding error; above it, someone must find the owner.
 UNATTRIBUTED_MIN_USD_PER_HOUR = 1.0
 SENTINELS = (catalog.UNASSIGNED, catalog.OTHER)
@@ -210,6 +216,8 @@ def runaway_rule(spec: Spec) -> AlertRule:
     expr = (
         f"(\n  {rate} > {_num(factor)} * avg_over_time({recording.TEAM_APP_REQUESTS_RATE1H}[1d])\n"
         f"  and\n  {rate} > {_num(RUNAWAY_MIN_REQUESTS_PER_SECOND)}\n)\n"
+        f"and on (team, app)\n"
+        f"{recording.TEAM_APP_REQUESTS_RATE1H} offset {RUNAWAY_MIN_HISTORY}\n"
         f"and on (team)\n"
         f"(max by (team) ({recording.TEAM_MODEL_PROMPT_MODAL_SHARE}) >= {_num(RUNAWAY_MODAL_SHARE)})"
     )
@@ -416,7 +424,9 @@ def _prompt_histogram(team: str, per_minute: float, minutes: int, spread: bool) 
 
 def _runaway_test(spec: Spec, spread: bool) -> UnitTest:
     """Two hours at 12 requests a minute, then 1200. With identical prompts the loop is pending
-    from the jump and fires 5m later at 20 requests/s; spread prompts (a real burst) never fire."""
+    from the jump and fires 5m later at 20 requests/s; spread prompts (a real burst) never fire.
+    The app is two hours old: its hourly rate an hour before the jump (0.2 requests/s at 60m)
+    exists, so the history guard passes."""
     app = spec.apps[0] if spec.apps else None
     team, app_name = (app.team, app.name) if app else (spec.teams[0].name, "test-app")
     base, jump, jump_at, after = 12.0, 1200.0, 120, 10
@@ -437,9 +447,35 @@ def _runaway_test(spec: Spec, spread: bool) -> UnitTest:
     )
 
 
+def _new_app_test(spec: Spec) -> UnitTest:
+    """A brand-new app: its first requests at minute 0, 120 a minute (2/s) from then on, prompts
+    all alike. Without the history guard it would page within minutes.
+
+    Hand computation (the counter starts at 0, so rate() does not extrapolate before minute 0):
+    the 5m rate is 120t / 300 = 0.4t requests/s at minute t < 5 (1.2 at 3m, above 1/s), then 2;
+    the 1h rate is 120k / 3600 = k/30 at minute k, so the day's average at minute t is the mean
+    of 1/30 .. t/30 = (t + 1)/60, and 10x of it is (t + 1)/6. The 5m rate beats that from 3m
+    (1.2 > 0.67) to 10m (2 > 1.83): unguarded, pending at 3m and firing at 3 + 5 = 8m. With the
+    guard, the app's hourly rate an hour ago exists only from 61m (minute 1's); by then the day's
+    average is (61 + 2) / 61 = 1.03/s (minutes 1..60 sum to 61, minute 61 adds 2) and 10x of it,
+    10.3, is far above 2: silent at 8m, at 61m and at 70m.
+    """
+    team = spec.teams[0].name
+    labels = (f'team="{team}", app="new-app", model="gpt-4o", provider="openai", operation="chat", '
+              f'outcome="success", cache="miss"')
+    rule = runaway_rule(spec)
+    return UnitTest(
+        name="runaway loop: a brand-new app above 1 request/s with identical prompts does not page",
+        interval="1m",
+        series=(SeriesInput(f"{catalog.REQUESTS.name}{{{labels}}}", "0+120x70"),
+                *_prompt_histogram(team, 120.0, 70, spread=False)),
+        alerts=tuple(AlertCase(rule.name, at, ()) for at in ("8m", "10m", "61m", "70m")),
+    )
+
+
 def unit_tests(spec: Spec) -> tuple[UnitTest, ...]:
     """Tests evaluated every minute (the usual unit-test file)."""
-    tests = [_runaway_test(spec, spread=False), _runaway_test(spec, spread=True)]
+    tests = [_runaway_test(spec, spread=False), _runaway_test(spec, spread=True), _new_app_test(spec)]
 
     # 15 USD/h unowned: the hourly figure passes 1 USD at minute 5 (1.25), fires an hour later.
     unowned = catalog.UNASSIGNED

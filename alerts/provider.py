@@ -8,6 +8,24 @@ team and model alerts carry the ``provider`` label so Alertmanager's inhibition 
 alert's so the inhibiting alert is already firing when they would be sent. When only one team
 or one model fails, the provider alert stays silent and the narrower alert is the news.
 
+Inhibition only silences what is sent after its source fires, so the provider alert must also
+beat the availability SLO alerts it inhibits (alerts/slo.py: page ``for: 2m``, ticket 15m). Its
+``for`` is therefore 1m, shorter than everything it inhibits. Lengthening the SLO page's ``for``
+instead would delay every SLO page, including the partial failures no provider alert covers.
+The race, for an outage that makes a share f of the provider's requests fail on top of a
+healthy error ratio b, t minutes after it began: the provider's 5m ratio b + (f - b)t/5 passes
+0.25 at t = 5(0.25 - b)/(f - b), and the alert fires a minute later; the SLO page needs its 1h
+ratio b + (f - b)t/60 above 14.4 x the budget (0.072 for a 0.5 % budget), at
+t = 60(0.072 - b)/(f - b), and fires two minutes later. The provider alert is first when
+5(0.25 - b) + (f - b) < 60(0.072 - b) + 2(f - b), i.e. 56b < 3.07 + f: for a full outage
+(f = 1) at every b under the 0.072 that would be paging already, for f = 0.5 up to b = 0.064.
+With b = 0.04 (the drills' ordinary traffic) and f = 1, the provider alert is pending at 1.1
+min and fires at 2.1; the SLO page would be pending at 2 and fire at 4. With the former
+``for: 5m`` the provider alert fired at 6.1, two minutes after the page (first only while
+52b + 3f < 3.07). A full outage thus pages once, about two minutes after it starts, inside
+the five minutes page-worthy trouble is allowed. A burn under the 25 % provider threshold is
+not a provider outage and pages through the SLO alone.
+
 Errors are the catalog's BAD_OUTCOMES over requests that are neither good nor bad excluded
 (NEUTRAL_OUTCOMES: a caller's mistake or a policy block is not the provider's fault). Every
 alert needs ``slos.min_requests_per_hour`` of such requests, so three failures at 3 a.m. do
@@ -30,9 +48,9 @@ NEUTRAL = "|".join(catalog.NEUTRAL_OUTCOMES)
 SECONDS_PER_HOUR = 3600
 LATENCY_QUANTILE = 0.95
 
-# The provider alert pages after a few minutes; the views it inhibits wait longer, so that when
-# they would fire the provider alert is already there to silence them.
-PROVIDER_FOR = "5m"
+# The provider alert pages after a minute; everything it inhibits (the views here, the SLO
+# alerts' 2m and 15m) waits longer, so the provider alert is already there to silence them.
+PROVIDER_FOR = "1m"
 VIEW_FOR = "10m"
 LATENCY_FOR = "10m"
 
@@ -191,9 +209,10 @@ def _outage(spec: Spec) -> UnitTest:
     - search on openai: 60k bad / (300 good + 60k bad) = k / (5 + k): 1/6 at k=1, 2/7 = 0.286 at
       k=2 (> 0.25), 1/2 from k=5. Team alert pending at 32m, fires at 32 + 10 = 42m.
     - openai overall and gpt-4o on openai: 60k / (600 + 60k) = k / (10 + k): 3/13 = 0.231 at k=3,
-      4/14 = 0.286 at k=4, 1/3 from k=5. Provider alert pending 34m, fires 34 + 5 = 39m; model
-      alert fires 34 + 10 = 44m. Had client errors been counted, openai would read
-      300 / (1200 + 300) = 0.2 at k=5 and never fire.
+      4/14 = 0.286 at k=4, 1/3 from k=5. Provider alert pending 34m, fires 34 + 1 = 35m, before
+      the team (42m) and model (44m) alerts it inhibits; model alert fires 34 + 10 = 44m. Had
+      client errors been counted, openai would read 300 / (1200 + 300) = 0.2 at k=5 and never
+      fire.
     - anthropic: at most 1 request in any 5m window = 12 an hour < 60: silent.
     """
     openai = "openai"
@@ -236,8 +255,8 @@ def _outage(spec: Spec) -> UnitTest:
         interval="1m",
         series=series,
         alerts=(
-            AlertCase("GenAIProviderErrorsHigh", "38m", ()),
-            AlertCase("GenAIProviderErrorsHigh", "39m", (provider_alert(),)),
+            AlertCase("GenAIProviderErrorsHigh", "34m", ()),
+            AlertCase("GenAIProviderErrorsHigh", "35m", (provider_alert(),)),
             AlertCase("GenAITeamErrorsHigh", "41m", ()),
             AlertCase("GenAITeamErrorsHigh", "42m", (team_alert,)),
             AlertCase("GenAIModelErrorsHigh", "43m", ()),

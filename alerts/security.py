@@ -9,6 +9,16 @@ non-zero count and did not exist one window ago. It compares aggregates without 
 ``instance`` label, so an exporter that restarts under a new address, with its counters
 restored, is not a new label set.
 
+Guardrail block surge: an app's block rate over 5 minutes above ``alerting.guardrail_block_factor``
+times its trailing-day average (ending an hour ago, so a wave cannot raise its own bar) and above
+BLOCK_SURGE_FLOOR_PER_MINUTE, for 10 minutes. A guardrail's block counter is born with its first
+block, so an app that never had one has no baseline series and the comparison is empty: a
+first-ever wave would go unreported. A second branch therefore fires for a block rate above
+FIRST_WAVE_FLOOR_PER_MINUTE when the baseline window holds no sample at all (``unless on (team,
+app, guardrail)`` the trailing-day average). An hour into such a wave its first samples enter the
+baseline and the ratio branch decides: a wave that holds steady becomes its own baseline and the
+alert resolves after about an hour, by then notified once.
+
 App volume anomaly (possible key compromise): an app's request rate over 5 minutes above
 ``alerting.app_volume_factor`` times its baseline, for 15 minutes. The baseline is the larger of
 the same hour last week and the trailing day (ending an hour ago, so a surge cannot raise its
@@ -30,6 +40,9 @@ SECONDS_PER_MINUTE = 60
 BLOCK_RATE = "team_app_guardrail:genai_guardrail_blocks:rate5m"
 # Below one block a minute a "surge" from a quiet baseline is a handful of requests, not an attack.
 BLOCK_SURGE_FLOOR_PER_MINUTE = 1
+# No baseline to multiply by the factor: ask for what the factor (5 in ops.yaml) makes of the floor,
+# so a new app's scattered first blocks are not a wave.
+FIRST_WAVE_FLOOR_PER_MINUTE = 5
 # Below ten requests a minute a leaked key costs little, and small apps swing by large factors.
 APP_VOLUME_FLOOR_PER_MINUTE = 10
 TEAM_VARIABLE = {"team": "{{ $labels.team }}"}
@@ -57,11 +70,20 @@ def _block_surge(spec: Spec) -> str:
     alerting = spec.alerting
     assert alerting is not None
     now = f"{BLOCK_RATE} * {SECONDS_PER_MINUTE}"
+    baseline = f"avg_over_time({BLOCK_RATE}[1d] offset 1h)"
     return (
-        f"{now}\n"
-        f"> {alerting.guardrail_block_factor:g} * {SECONDS_PER_MINUTE} * avg_over_time({BLOCK_RATE}[1d] offset 1h)\n"
-        f"and\n"
-        f"{now} > {BLOCK_SURGE_FLOOR_PER_MINUTE}"
+        f"(\n"
+        f"  {now}\n"
+        f"  > {alerting.guardrail_block_factor:g} * {SECONDS_PER_MINUTE} * {baseline}\n"
+        f"  and\n"
+        f"  {now} > {BLOCK_SURGE_FLOOR_PER_MINUTE}\n"
+        f")\n"
+        f"or\n"
+        f"(\n"
+        f"  {now} > {FIRST_WAVE_FLOOR_PER_MINUTE}\n"
+        f"  unless on (team, app, guardrail)\n"
+        f"  {baseline}\n"
+        f")"
     )
 
 
@@ -100,7 +122,8 @@ def alerts(spec: Spec) -> tuple[AlertRule, ...]:
             summary="Guardrail {{ $labels.guardrail }} blocks a surge from {{ $labels.app }} ({{ $labels.team }})",
             description=(
                 "Guardrail {{ $labels.guardrail }} blocks {{ $value | humanize }} requests a minute from "
-                f"{app_of_team}, more than {alerting.guardrail_block_factor:g}x its trailing-day rate: "
+                f"{app_of_team}, more than {alerting.guardrail_block_factor:g}x its trailing-day rate (or more "
+                f"than {FIRST_WAVE_FLOOR_PER_MINUTE} a minute where it blocked nothing in the trailing day): "
                 "an attack wave, or a guardrail change blocking good traffic."
             ),
             dashboard="security",
@@ -263,7 +286,8 @@ def _block_surge_test(spec: Spec) -> UnitTest:
         spec, "GenAIGuardrailBlockSurge", team,
         "Guardrail lakera-prompt-injection blocks a surge from search-api (search)",
         "Guardrail lakera-prompt-injection blocks 60 requests a minute from app search-api of team search, "
-        "more than 5x its trailing-day rate: an attack wave, or a guardrail change blocking good traffic.",
+        "more than 5x its trailing-day rate (or more than 5 a minute where it blocked nothing in the trailing "
+        "day): an attack wave, or a guardrail change blocking good traffic.",
     )
     return UnitTest(
         name="guardrail block surge: 60x the baseline fires after 10 minutes; steady or tiny block rates do not",
@@ -278,6 +302,49 @@ def _block_surge_test(spec: Spec) -> UnitTest:
             AlertCase("GenAIGuardrailBlockSurge", "130m", ()),
             AlertCase("GenAIGuardrailBlockSurge", "131m", (surge,)),
             AlertCase("GenAIGuardrailBlockSurge", "140m", (surge,)),
+        ),
+    )
+
+
+def _first_wave_test(spec: Spec) -> UnitTest:
+    """Guardrails that never blocked before: their blocked counters are born with the first block
+    at minute 120, so no block series exists in the baseline window (the day ending an hour ago).
+
+    Hand computation (5m rate, extrapolated towards the window start by at most the time the
+    counter would take to fall to zero, here one minute):
+    - intern-app's lakera blocks 60 a minute, counter born at 60: at 121m the window holds 60 and
+      120, an increase of 60 over 60 s, extrapolated by 60 s to 120 over 300 s = 24 a minute
+      (> 5): pending at 121m, fires at 121 + 10 = 131m; from 125m the window is all wave, 60 a
+      minute. Until 180m the baseline window (ending at 120m at the latest) holds no sample.
+    - zendesk-assist's presidio-pii blocks 3 a minute, counter born at 3: 6 over 300 s = 1.2 a
+      minute at 121m, 3 a minute from 125m: above the 1-a-minute floor of the ratio branch, but
+      not above the 5 a minute of a first wave: silent.
+    - search-api's lakera blocks 10 a minute from minute 0: it has a baseline of 10 a minute, so
+      the first-wave branch does not apply, and 10 is not 5x 10: silent.
+    """
+    labels = {"team": "research", "app": "intern-app", "guardrail": "lakera-prompt-injection"}
+    wave = _expected(
+        spec, "GenAIGuardrailBlockSurge", labels,
+        "Guardrail lakera-prompt-injection blocks a surge from intern-app (research)",
+        "Guardrail lakera-prompt-injection blocks 60 requests a minute from app intern-app of team research, "
+        "more than 5x its trailing-day rate (or more than 5 a minute where it blocked nothing in the trailing "
+        "day): an attack wave, or a guardrail change blocking good traffic.",
+    )
+    return UnitTest(
+        name="guardrail block surge: a first-ever wave with no baseline fires; a small first trickle does not",
+        interval="1m",
+        series=(
+            _evaluations("research", "intern-app", "lakera-prompt-injection", "passed", "0+100x140"),
+            _evaluations("research", "intern-app", "lakera-prompt-injection", "blocked", "_x120 60+60x20"),
+            _evaluations("support", "zendesk-assist", "presidio-pii", "passed", "0+100x140"),
+            _evaluations("support", "zendesk-assist", "presidio-pii", "blocked", "_x120 3+3x20"),
+            _evaluations("search", "search-api", "lakera-prompt-injection", "blocked", "0+10x140"),
+        ),
+        alerts=(
+            AlertCase("GenAIGuardrailBlockSurge", "120m", ()),
+            AlertCase("GenAIGuardrailBlockSurge", "130m", ()),
+            AlertCase("GenAIGuardrailBlockSurge", "131m", (wave,)),
+            AlertCase("GenAIGuardrailBlockSurge", "140m", (wave,)),
         ),
     )
 
@@ -416,4 +483,7 @@ def _app_volume_test(spec: Spec) -> UnitTest:
 def unit_tests(spec: Spec) -> tuple[UnitTest, ...]:
     if not _written_for(spec):
         return ()
-    return (_block_surge_test(spec), _policy_test(spec), _sensitive_test(spec), _app_volume_test(spec))
+    return (
+        _block_surge_test(spec), _first_wave_test(spec), _policy_test(spec), _sensitive_test(spec),
+        _app_volume_test(spec),
+    )

@@ -8,6 +8,10 @@ are the 14.4x (1h & 5m) and 6x (6h & 30m) pairs, tickets the 3x (1d & 2h) and 1x
 pairs. The ratios are recorded by alerts/recording.py (long windows as summed errors over summed
 requests). A minimum-traffic guard keeps three failures at 3 a.m. from paging: the objective must
 have seen ``slos.min_requests_per_hour`` requests in the last hour.
+
+The page waits ``for: 2m``, the ticket 15m: both longer than GenAIProviderErrorsHigh's 1m
+(alerts/provider.py explains the race), so in a provider outage that alert is already firing
+to inhibit the availability alerts when they would be sent.
 """
 
 from __future__ import annotations

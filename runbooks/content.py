@@ -510,7 +510,8 @@ ALERTS: dict[str, AlertDoc] = {
             escalation="oncall_team",
             meaning="""
                 One app's request rate is more than ${runaway_loop_factor}x its average over the last day (and
-                above one request per second) while its team's requests look alike: 90 % or more of the prompts
+                above one request per second; the app is at least an hour old, so a new app's first hour never
+                trips it) while its team's requests look alike: 90 % or more of the prompts
                 fall in one prompt-length bucket (`team_model:genai_prompt_tokens:modal_share5m`). An agent or a
                 retry loop is calling the model over and over. It is the one cost pattern that pages on-call,
                 and the team's budget owner gets a copy (`notify_budget_owner="true"`).
@@ -849,7 +850,8 @@ ALERTS: dict[str, AlertDoc] = {
             escalation="security",
             meaning="""
                 A guardrail blocks one app's requests at more than ${guardrail_block_factor}x its average rate
-                over the previous day, and more than once a minute.
+                over the previous day, and more than once a minute; or, where the guardrail never blocked the
+                app in that day (its block series does not exist yet), more than five times a minute.
                 Either someone is attacking through the app (a prompt-injection wave, jailbreak attempts) or
                 the guardrail changed and now blocks legitimate traffic.
                 """,

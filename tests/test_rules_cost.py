@@ -68,6 +68,25 @@ def test_runaway_loop_pages_oncall_and_tells_the_budget_owner() -> None:
     assert "team_model:genai_prompt_tokens:modal_share5m" in loop.expr
 
 
+def test_runaway_loop_needs_an_hour_of_the_apps_history() -> None:
+    # A brand-new app's daily average is a sliver of its 5m rate; an hour-old recorded rate says
+    # the app existed then (whether busy or idle).
+    (loop,) = rules("GenAIRunawayLoop")
+    assert loop.expr == (
+        "(\n"
+        "  team_app:genai_requests:rate5m > 10 * avg_over_time(team_app:genai_requests:rate1h[1d])\n"
+        "  and\n"
+        "  team_app:genai_requests:rate5m > 1\n"
+        ")\n"
+        "and on (team, app)\n"
+        "team_app:genai_requests:rate1h offset 1h\n"
+        "and on (team)\n"
+        "(max by (team) (team_model:genai_prompt_tokens:modal_share5m) >= 0.9)"
+    )
+    new_app = next(t for t in cost.unit_tests(SPEC) if "brand-new app" in t.name)
+    assert [(c.eval_time, c.expected) for c in new_app.alerts] == [("8m", ()), ("10m", ()), ("61m", ()), ("70m", ())]
+
+
 @pytest.mark.parametrize(("name", "severity", "audience", "team"), [
     ("GenAIUnattributedSpend", "warning", "budget_owner", None),
     ("GenAIUnpricedTraffic", "warning", "oncall", "platform"),

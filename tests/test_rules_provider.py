@@ -8,8 +8,9 @@ from types import ModuleType
 
 import pytest
 
-from alerts import provider, recording
+from alerts import provider, recording, routing
 from alerts.model import AlertRule
+from alerts.prometheus_rules import alert_rules
 from alerts.render import rule_file, unit_test_file
 from alerts.yamlout import dump
 from exporter import catalog
@@ -63,7 +64,7 @@ def assert_every_selector_is_known(module: ModuleType, spec: Spec = SPEC) -> Non
 
 # The catalogue of issue 3, and the example spec's thresholds written out.
 @pytest.mark.parametrize(("name", "severity", "team", "labels_kept", "for_", "panel"), [
-    ("GenAIProviderErrorsHigh", "critical", "platform", {"provider"}, "5m", "provider-errors"),
+    ("GenAIProviderErrorsHigh", "critical", "platform", {"provider"}, "1m", "provider-errors"),
     ("GenAIProviderLatencyHigh", "warning", "platform", {"provider"}, "10m", "latency"),
     ("GenAITeamErrorsHigh", "warning", None, {"team", "provider"}, "10m", "error-ratio"),
     ("GenAIModelErrorsHigh", "warning", "platform", {"model", "provider"}, "10m", "error-ratio"),
@@ -102,6 +103,31 @@ def test_views_wait_longer_than_the_provider_alert_that_inhibits_them() -> None:
     minutes = {n: int(r.for_.removesuffix("m")) for n, r in rules.items()}
     assert minutes["GenAITeamErrorsHigh"] > minutes["GenAIProviderErrorsHigh"]
     assert minutes["GenAIModelErrorsHigh"] > minutes["GenAIProviderErrorsHigh"]
+
+
+def test_the_provider_alert_fires_before_everything_it_inhibits() -> None:
+    # Inhibition silences only what is sent after the source fires: the provider alert's for (1m)
+    # must be shorter than the SLO page's 2m, the ticket's 15m and the views' 10m.
+    (source, targets, _) = next(i for i in routing.INHIBITIONS if i[0] == "GenAIProviderErrorsHigh")
+    by_name: dict[str, set[str]] = {}
+    for rule in alert_rules(SPEC):
+        by_name.setdefault(rule.name, set()).add(rule.for_)
+    assert by_name[source] == {"1m"}
+    assert {name: by_name[name] for name in targets} == {
+        "GenAITeamErrorsHigh": {"10m"},
+        "GenAIModelErrorsHigh": {"10m"},
+        "GenAIAvailabilitySLOPage": {"2m"},
+        "GenAIAvailabilitySLOTicket": {"15m"},
+        "GenAIProviderLatencyHigh": {"10m"},
+    }
+
+
+def test_outage_case_fires_the_provider_alert_first() -> None:
+    # openai's 5m ratio passes 0.25 at 34m (4/14): firing at 35m, the team view at 42m, the model at 44m.
+    (outage, _) = provider.unit_tests(SPEC)
+    firing = {(c.alertname, c.eval_time) for c in outage.alerts if c.expected}
+    assert firing == {("GenAIProviderErrorsHigh", "35m"), ("GenAITeamErrorsHigh", "42m"),
+                      ("GenAIModelErrorsHigh", "44m")}
 
 
 def test_thresholds_follow_a_changed_spec() -> None:

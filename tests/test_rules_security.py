@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from alerts import security
+from tests.support.promql import selected_names
 from tests.test_rules_provider import SPEC, assert_every_selector_is_known, assert_promtool_proves, rules_of
 
 GUARDRAILS = 'genai_guardrail_evaluations_total{result="failed_open"}'
@@ -31,7 +32,10 @@ def test_security_alerts_are_the_catalogued_ones(
     assert rule.dashboard_variables == {"team": "{{ $labels.team }}"}
     # the two rate alerts read recorded series that carry exactly these labels already
     level = {"GenAIAppVolumeAnomaly": "team_app:", "GenAIGuardrailBlockSurge": "team_app_guardrail:"}.get(name)
-    assert (rule.expr.startswith(level) if level else f"by ({labels_kept})" in rule.expr)
+    if level:
+        assert all(n.startswith(level) for n in selected_names(rule.expr)), selected_names(rule.expr)
+    else:
+        assert f"by ({labels_kept})" in rule.expr
 
 
 @pytest.mark.parametrize(("name", "policy"), [
@@ -59,7 +63,7 @@ def test_first_violation_of_a_new_label_set_is_seen() -> None:
 @pytest.mark.parametrize(("name", "fragment"), [
     ("GenAIGuardrailBlockSurge",
      "> 5 * 60 * avg_over_time(team_app_guardrail:genai_guardrail_blocks:rate5m[1d] offset 1h)"),
-    ("GenAIGuardrailBlockSurge", "and\nteam_app_guardrail:genai_guardrail_blocks:rate5m * 60 > 1"),
+    ("GenAIGuardrailBlockSurge", "and\n  team_app_guardrail:genai_guardrail_blocks:rate5m * 60 > 1\n"),
     ("GenAISensitiveDataRepeated", "sum by (team, app, entity) (increase(genai_sensitive_entities_total[1h]))\n> 20"),
     ("GenAIAppVolumeAnomaly", "> 8 * 60 * (\n"),
     ("GenAIAppVolumeAnomaly",
@@ -69,6 +73,27 @@ def test_first_violation_of_a_new_label_set_is_seen() -> None:
 ])
 def test_thresholds_come_from_the_spec(name: str, fragment: str) -> None:
     assert fragment in rules_of(security)[name].expr
+
+
+def test_block_surge_also_fires_for_a_first_wave_with_no_baseline() -> None:
+    # A block counter is born with its first block: with no sample in the baseline window the
+    # ratio branch is empty, so a second branch asks only for 5 blocks a minute (5 x the floor of 1).
+    rate = "team_app_guardrail:genai_guardrail_blocks:rate5m"
+    baseline = f"avg_over_time({rate}[1d] offset 1h)"
+    assert rules_of(security)["GenAIGuardrailBlockSurge"].expr == (
+        "(\n"
+        f"  {rate} * 60\n"
+        f"  > 5 * 60 * {baseline}\n"
+        "  and\n"
+        f"  {rate} * 60 > 1\n"
+        ")\n"
+        "or\n"
+        "(\n"
+        f"  {rate} * 60 > 5\n"
+        "  unless on (team, app, guardrail)\n"
+        f"  {baseline}\n"
+        ")"
+    )
 
 
 def test_block_rate_is_recorded_per_team_app_and_guardrail() -> None:
