@@ -263,23 +263,50 @@ def test_cache_hits_cost_nothing_and_say_what_they_saved() -> None:
             assert p["saved_cache_cost"] == pytest.approx(saved, rel=1e-9) and saved > 0
 
 
-def test_ordinary_traffic_has_a_few_percent_of_each_error_and_no_policy_breach() -> None:
-    rs = records()
+# The ordinary error mix, worked out from world.py's thresholds: of the requests no guardrail
+# blocked, 0.06 % rate-limited, 0.04 % timed out, 0.05 % provider errors (0.15 % that burn an
+# availability budget), and 1 % client errors, which count neither way.
+ORDINARY_BAD = {"rate_limited": 0.0006, "timeout": 0.0004, "provider_error": 0.0005}
+ORDINARY_CLIENT_ERRORS = 0.01
+# ops.yaml's availability objectives as error budgets: 99.5 %, 99.5 %, 99 %.
+BUDGETS = {"openai": 0.005, "anthropic": 0.005, "vertex_ai": 0.01}
+
+
+def test_ordinary_traffic_has_every_error_kind_rarely_and_stays_well_inside_every_budget() -> None:
+    # An hour at 20 per second, ~72,000 requests: ~29 of the rarest kind (timeouts), so a factor of
+    # two either way is more than three standard deviations. Not the shared cache: it is large.
+    rs = list(generate(SPEC, "normal", start=START, duration=HOUR, rate=20.0, seed=1, text=False))
     pipeline = pipeline_of(rs)
     outcomes = Counter()
+    counted, bad = Counter(), Counter()  # per provider: requests the SLI counts, and its errors
     for key, value in pipeline.recorder.series(catalog.REQUESTS):
-        outcomes[key[5]] += value
+        provider, outcome = key[3], key[5]
+        outcomes[outcome] += value
+        if outcome == "success" or outcome in catalog.BAD_OUTCOMES:
+            counted[provider] += value
+        if outcome in catalog.BAD_OUTCOMES:
+            bad[provider] += value
     n = sum(outcomes.values())
-    assert n == len(rs)
-    for outcome in ("rate_limited", "timeout", "provider_error", "client_error"):
-        assert 0.003 < outcomes[outcome] / n < 0.04, (outcome, outcomes[outcome] / n)
-    assert outcomes["success"] / n > 0.9
-    violations = Counter()
-    for (_team, _app, policy), value in pipeline.recorder.series(catalog.POLICY_VIOLATIONS):
-        violations[policy] += value
-    # Only the rare guardrail that did not answer (a fail-open) shows as a bypass.
-    assert violations["unapproved_model"] == 0 and violations["classification_breach"] == 0
-    assert violations["guardrail_bypass"] < n * 0.002
+    assert n == len(rs) > 60_000
+    for outcome, share in ORDINARY_BAD.items():
+        assert share / 2 < outcomes[outcome] / n < share * 2, (outcome, outcomes[outcome] / n)
+    assert outcomes["gateway_error"] == 0
+    assert 0.7 * ORDINARY_CLIENT_ERRORS < outcomes["client_error"] / n < 1.3 * ORDINARY_CLIENT_ERRORS
+    assert sum(bad.values()) / n < 0.0025  # 0.15 % expected: half the tightest budget at most
+    assert counted.keys() == BUDGETS.keys()
+    for provider, budget in BUDGETS.items():
+        assert bad[provider] / counted[provider] < budget / 2, (provider, bad[provider] / counted[provider])
+
+
+def test_ordinary_traffic_breaks_no_policy_and_no_guardrail_fails_open() -> None:
+    pipeline = pipeline_of(records())
+    assert dict(pipeline.recorder.series(catalog.POLICY_VIOLATIONS)) == {}
+    results = Counter()
+    for (*_who, result), value in pipeline.recorder.series(catalog.GUARDRAIL_EVALUATIONS):
+        results[result] += value
+    # Every required guardrail answered: passed, masked PII, or blocked an injection attempt.
+    assert set(results) == {"passed", "masked", "blocked"}
+    assert results["passed"] > 1000
 
 
 def test_about_one_percent_has_no_team_and_a_few_keys_are_unknown_to_the_spec() -> None:
@@ -314,7 +341,9 @@ def test_teams_that_require_guardrails_get_them_evaluated() -> None:
     assert all(g["guardrail_status"] == "guardrail_intervened" for g in masked)
     injection = [g for r in rs if team_of(r) == "search" for g in (r.payload.get("guardrail_information") or ())]
     statuses = Counter(g["guardrail_status"] for g in injection)
-    assert statuses["success"] / sum(statuses.values()) > 0.98
+    # 0.3 % block an injection attempt, the rest pass; none fails to answer (a fail-open).
+    assert set(statuses) == {"success", "guardrail_intervened"}
+    assert 0.001 < statuses["guardrail_intervened"] / sum(statuses.values()) < 0.01
     analytics = [r for r in rs if team_of(r) == "analytics"]
     assert all(not r.payload.get("guardrail_information") for r in analytics)
 
@@ -355,9 +384,11 @@ def test_provider_outage_fails_about_70_percent_of_openai_requests() -> None:
         reached = [r for r in rs if provider_of(r) == provider and not cache_hit(r)]
         return sum(failed(r) for r in reached) / len(reached)
 
-    assert error_share(before, "openai") < 0.08
-    assert 0.66 < error_share(after, "openai") < 0.78  # 0.7 plus ordinary errors on the rest
-    assert error_share(after, "anthropic") < 0.08
+    # Ordinarily ~1.2 % fail: 1 % client errors, 0.15 % provider-side, a few blocked attempts.
+    assert error_share(before, "openai") < 0.03
+    # 0.7, plus the ordinary ~1.2 % of the other 0.3: ~0.704 (+-0.005 over ~7,000 requests).
+    assert 0.68 < error_share(after, "openai") < 0.73
+    assert error_share(after, "anthropic") < 0.03
     statuses = Counter(r.payload["response"]["status"] for r in after if r.fmt == "kong" and provider_of(r) == "openai")
     assert {503, 502, 504} <= set(statuses)
     classes = Counter(r.payload["error_information"]["error_class"] for r in after

@@ -2,9 +2,9 @@
 
 ``World`` turns the spec into actors: every spec app (weighted, on LiteLLM or Kong), a few key
 aliases the spec does not know, and keys with no team at all. ``ordinary_call`` draws one
-request of an actor: an approved model, token counts, streaming, latency, an outcome with a few
-percent of each error kind, cache hits, and the guardrails the team requires. A ``Call`` is the
-request before it is dressed as a gateway record (``records.py`` does that).
+request of an actor: an approved model, token counts, streaming, latency, an outcome (a healthy
+day: every error kind present but rare), cache hits, and the guardrails the team requires. A
+``Call`` is the request before it is dressed as a gateway record (``records.py`` does that).
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ UNKNOWN_ALIAS_SHARE = 0.02
 NO_TEAM_SHARE = 0.01
 UNKNOWN_ALIASES = ("jdoe-notebook", "tmp-key-7f3a", "ci-smoke-test", "hackathon-bot", "legacy-etl")
 
-# Ordinary error mix (cumulative thresholds on one uniform draw): 2 % provider 429, 0.8 %
-# timeouts, 1.2 % provider 503, 1 % client 400.
-_ERRORS = ((0.020, 429), (0.028, 408), (0.040, 503), (0.050, 400))
+# Ordinary error mix (cumulative thresholds on one uniform draw): 0.06 % provider 429, 0.04 %
+# timeouts, 0.05 % provider 503, 1 % client 400. A healthy day must page nobody: the outcomes
+# that burn an availability budget (429, 408, 503: 0.15 % together) stay well inside the
+# tightest one in the example spec (99.5 %: 0.5 %); client errors count neither way.
+_ERRORS = ((0.0006, 429), (0.0010, 408), (0.0015, 503), (0.0115, 400))
 CACHE_HIT_SHARE = 0.06
 INJECTION_ATTEMPT_SHARE = 0.003   # ordinary background of blocked prompt attacks
-GUARDRAIL_TIMEOUT_SHARE = 0.002   # a guardrail that did not answer (fail-open)
 PII_FOUND_SHARE = 0.12            # prompts in which the PII guardrail masks something
 LEGACY_LITELLM_SHARE = 0.02       # old payloads without status_fields / guardrail_information
 LEGACY_KONG_SHARE = 0.05          # Kong's older ``ai-proxy`` section with ``cost_request``
@@ -317,7 +318,11 @@ def ordinary_call(world: World, actor: Actor, rng: Random, *, model: Model | Non
 
 
 def _guardrails(world: World, team: Team | None, rng: Random) -> tuple[tuple[GuardrailRun, ...], bool]:
-    """The pre-call evaluations of the team's required guardrails; True when PII was masked."""
+    """The pre-call evaluations of the team's required guardrails; True when PII was masked.
+
+    Every guardrail answers: one that does not (a fail-open) pages security, so it belongs to an
+    incident, never to ordinary traffic.
+    """
     if team is None:
         return (), False
     runs: list[GuardrailRun] = []
@@ -331,8 +336,6 @@ def _guardrails(world: World, team: Team | None, rng: Random) -> tuple[tuple[Gua
         elif kind == "prompt_injection" and rng.random() < INJECTION_ATTEMPT_SHARE:
             runs.append(GuardrailRun(name, kind, "pre_call", "guardrail_intervened", rng.uniform(0.02, 0.05),
                                      blocked=True))
-        elif rng.random() < GUARDRAIL_TIMEOUT_SHARE:
-            runs.append(GuardrailRun(name, kind, "pre_call", "guardrail_failed_to_respond", 5.0))
         else:
             runs.append(GuardrailRun(name, kind, "pre_call", "success", rng.uniform(0.005, 0.04)))
     return tuple(runs), masked_pii
