@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from exporter import catalog
+from tests.support.openmetrics import Series, grid, linear, serve
 from tests.support.prometheus import Prometheus, free_port
-from tests.test_savings import SPEC_FILE, Series, grid, linear, run_cli, serve
+from tests.test_savings import SPEC_FILE, run_cli
 
 DAY = 86_400.0
 STEP = 600.0

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import random
 import statistics
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -17,8 +16,8 @@ from exporter.spec import Price
 from reports import cli
 from reports.forecast import fit, price_factor
 from reports.prometheus import ReportError
-from tests.support.binaries import require
-from tests.support.prometheus import Prometheus, scrape_config
+from tests.support.openmetrics import serve_text
+from tests.support.prometheus import Prometheus
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "ops.yaml"  # gpt-4o 20 % cheaper from 2027-01-01; marketing onboards 2027-01-04 at 2500/month
@@ -105,12 +104,7 @@ def openmetrics() -> str:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
-    workdir = tmp_path_factory.mktemp("prom")
-    (workdir / "history.om").write_text(openmetrics())
-    (workdir / "data").mkdir()
-    subprocess.run([require("promtool"), "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=2000h",
-                    str(workdir / "history.om"), str(workdir / "data")], check=True, capture_output=True)
-    with Prometheus(workdir, scrape_config([], interval="1h"), args=("--storage.tsdb.retention.time=100y",)) as prom:
+    with serve_text(openmetrics(), tmp_path_factory.mktemp("prom")) as prom:
         yield prom
 
 

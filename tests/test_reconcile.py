@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import re
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,8 +16,8 @@ from hypothesis import strategies as st
 from exporter import spec as spec_module
 from reports import cli, invoices, reconcile
 from reports.prometheus import ReportError
-from tests.support.binaries import require
-from tests.support.prometheus import Prometheus, scrape_config
+from tests.support.openmetrics import serve_text
+from tests.support.prometheus import Prometheus
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "ops.yaml"
@@ -88,12 +87,7 @@ def openmetrics(series: dict[str, list[tuple[float, float]]]) -> str:
 
 
 def serve(workdir: Path, series: dict[str, list[tuple[float, float]]]) -> Prometheus:
-    source = workdir / "history.om"
-    source.write_text(openmetrics(series))
-    (workdir / "data").mkdir(parents=True)
-    subprocess.run([require("promtool"), "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=2000h",
-                    str(source), str(workdir / "data")], check=True, capture_output=True)
-    return Prometheus(workdir, scrape_config([], interval="1h"), args=("--storage.tsdb.retention.time=100y",))
+    return serve_text(openmetrics(series), workdir)
 
 
 # gatewatch's May spend: the example invoices' totals, except gpt-4o-mini 1 % above (within 2 %).

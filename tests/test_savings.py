@@ -22,69 +22,14 @@ from exporter.exposition import format_le
 from reports import savings
 from reports.savings import Usage, Window
 from tests.paths import ROOT
-from tests.support.binaries import require
-from tests.support.prometheus import Prometheus, free_port, scrape_config
+from tests.support.openmetrics import Series, grid, linear, serve
+from tests.support.prometheus import Prometheus, free_port
 
 SPEC_FILE = ROOT / "ops.yaml"
 SPEC = spec.load(SPEC_FILE)
 END = datetime(2026, 10, 15, tzinfo=UTC).timestamp()
 DAY = 86_400.0
 START = END - DAY
-RETENTION = ("--storage.tsdb.retention.time=100y",)
-
-
-# ---- OpenMetrics from hand-made series (also used by test_digest) --------------------------------
-
-@dataclass(frozen=True)
-class Series:
-    name: str                           # the sample name (counters with _total)
-    labels: dict[str, str]
-    samples: tuple[tuple[float, float], ...]
-
-
-def linear(per_second: float, times: Iterable[float], since: float, offset: float = 0.0) -> tuple[
-        tuple[float, float], ...]:
-    """A counter growing ``per_second`` from ``offset`` at ``since``, sampled at ``times`` >= since."""
-    return tuple((t, offset + per_second * (t - since)) for t in times if t >= since)
-
-
-def grid(start: float, end: float, step: float) -> list[float]:
-    return [start + i * step for i in range(int((end - start) // step) + 1)]
-
-
-def _family(name: str) -> tuple[str, str]:
-    histogram = catalog.PROMPT_TOKENS.name
-    if name.startswith(histogram + "_"):
-        return histogram, "histogram"
-    if name.endswith("_total"):
-        return name.removesuffix("_total"), "counter"
-    return name, "gauge"
-
-
-def openmetrics(series: Iterable[Series]) -> str:
-    """The series as one OpenMetrics file promtool accepts: each family typed once at the top,
-    samples in time order."""
-    families: dict[str, str] = {}
-    lines: list[tuple[float, str]] = []
-    for s in series:
-        family, kind = _family(s.name)
-        families[family] = kind
-        labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
-        lines.extend((t, f"{s.name}{{{labels}}} {v!r} {t:.3f}\n") for t, v in s.samples)
-    lines.sort(key=lambda line: line[0])
-    head = "".join(f"# TYPE {f} {k}\n" for f, k in sorted(families.items()))
-    return head + "".join(text for _t, text in lines) + "# EOF\n"
-
-
-def serve(series: Iterable[Series], workdir: Path) -> Prometheus:
-    """A Prometheus (start it with ``with``) holding ``series`` as TSDB blocks, scraping nothing."""
-    promtool = require("promtool")
-    source = workdir / "history.om"
-    workdir.mkdir(parents=True, exist_ok=True)
-    source.write_text(openmetrics(series))
-    subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=1000h",
-                    str(source), str(workdir / "data")], check=True, capture_output=True)
-    return Prometheus(workdir, scrape_config([]), args=RETENTION)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -14,19 +14,15 @@ period bounds on that grid see exactly those records.
 from __future__ import annotations
 
 import io
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from exporter.simulate import generate
 from exporter.simulate.backfill import backfill
 from exporter.spec import Spec
-from tests.support.binaries import require
+from tests.support.openmetrics import RETENTION, create_blocks
 from tests.support.prometheus import Prometheus, scrape_config
 from tests.support.truth import Tally, tally
-
-# Reports read history years old: keep every block.
-RETENTION = ("--storage.tsdb.retention.time=100y",)
 
 
 @dataclass(frozen=True)
@@ -80,17 +76,8 @@ class History:
 
     def create_blocks(self, data_dir: Path, workdir: Path) -> None:
         """Write the history as TSDB blocks into ``data_dir`` with the real promtool."""
-        promtool = require("promtool")
-        source = workdir / "history.om"
-        source.write_text(self.openmetrics())
-        data_dir.mkdir(parents=True, exist_ok=True)
         span_hours = int((self.segments[-1].end - self.segments[0].start) // 3600) + 24
-        subprocess.run(
-            [promtool, "tsdb", "create-blocks-from", "openmetrics",
-             f"--max-block-duration={span_hours}h", str(source), str(data_dir)],
-            check=True, capture_output=True,
-        )
-        source.unlink()
+        create_blocks(self.openmetrics(), data_dir, workdir, span_hours)
 
     def serve(self, workdir: Path) -> Prometheus:
         """A Prometheus (not yet started: use ``with``) holding this history and scraping nothing."""

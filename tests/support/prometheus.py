@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -14,12 +13,7 @@ from types import TracebackType
 from typing import Any
 
 from tests.support.binaries import require
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.processes import free_port
 
 
 def scrape_config(targets: list[str], interval: str = "1s", job: str = "gatewatch") -> str:
