@@ -13,7 +13,9 @@ histogram; a real burst of users spreads over several buckets. The app must also
 RUNAWAY_MIN_HISTORY old (its hourly rate was recorded that long ago): a brand-new app's daily
 average covers only its own first minutes, a sliver of its 5m rate, so above one request per
 second with uniform prompts it would trip at once. The guard asks for the app's existence, not
-its activity, so a loop that starts in an app idle for the last hour still pages.
+its activity, so a loop that starts in an app idle for the last hour still pages. Only requests
+the gateway forwarded to a provider count: a blocked prompt-injection wave repeats one prompt at
+machine rate too, but costs nothing and is security's alert, not a page for on-call.
 """
 
 from __future__ import annotations
@@ -212,12 +214,12 @@ def runaway_text(team: str, app: str, value: str) -> tuple[str, str]:
 
 def runaway_rule(spec: Spec) -> AlertRule:
     factor = spec.alerting.runaway_loop_factor if spec.alerting else 10.0
-    rate = recording.TEAM_APP_REQUESTS_RATE5M
+    rate = recording.TEAM_APP_FORWARDED_RATE5M
     expr = (
-        f"(\n  {rate} > {_num(factor)} * avg_over_time({recording.TEAM_APP_REQUESTS_RATE1H}[1d])\n"
+        f"(\n  {rate} > {_num(factor)} * avg_over_time({recording.TEAM_APP_FORWARDED_RATE1H}[1d])\n"
         f"  and\n  {rate} > {_num(RUNAWAY_MIN_REQUESTS_PER_SECOND)}\n)\n"
         f"and on (team, app)\n"
-        f"{recording.TEAM_APP_REQUESTS_RATE1H} offset {RUNAWAY_MIN_HISTORY}\n"
+        f"{recording.TEAM_APP_FORWARDED_RATE1H} offset {RUNAWAY_MIN_HISTORY}\n"
         f"and on (team)\n"
         f"(max by (team) ({recording.TEAM_MODEL_PROMPT_MODAL_SHARE}) >= {_num(RUNAWAY_MODAL_SHARE)})"
     )
@@ -422,27 +424,37 @@ def _prompt_histogram(team: str, per_minute: float, minutes: int, spread: bool) 
     return tuple(series)
 
 
-def _runaway_test(spec: Spec, spread: bool) -> UnitTest:
+def _runaway_test(spec: Spec, spread: bool, jump_outcome: str = "success") -> UnitTest:
     """Two hours at 12 requests a minute, then 1200. With identical prompts the loop is pending
-    from the jump and fires 5m later at 20 requests/s; spread prompts (a real burst) never fire.
-    The app is two hours old: its hourly rate an hour before the jump (0.2 requests/s at 60m)
-    exists, so the history guard passes."""
+    from the jump and fires 5m later at 20 requests/s; spread prompts (a real burst) never fire,
+    nor does a jump the gateway blocks (``jump_outcome="guardrail_blocked"``: the ordinary 12 a
+    minute go on, the 1200 never reach a provider). The app is two hours old: its hourly rate an
+    hour before the jump (0.2 requests/s at 60m) exists, so the history guard passes."""
     app = spec.apps[0] if spec.apps else None
     team, app_name = (app.team, app.name) if app else (spec.teams[0].name, "test-app")
     base, jump, jump_at, after = 12.0, 1200.0, 120, 10
     labels = (f'team="{team}", app="{app_name}", model="gpt-4o", provider="openai", operation="chat", '
-              f'outcome="success", cache="miss"')
-    values = f"0+{base:g}x{jump_at - 1} {(jump_at - 1) * base + jump:g}+{jump:g}x{after}"
+              'cache="miss"')
     total = jump_at + after
+    if jump_outcome == "success":
+        requests = (SeriesInput(f'{catalog.REQUESTS.name}{{{labels}, outcome="success"}}',
+                                f"0+{base:g}x{jump_at - 1} {(jump_at - 1) * base + jump:g}+{jump:g}x{after}"),)
+    else:
+        requests = (SeriesInput(f'{catalog.REQUESTS.name}{{{labels}, outcome="success"}}', f"0+{base:g}x{total}"),
+                    SeriesInput(f'{catalog.REQUESTS.name}{{{labels}, outcome="{jump_outcome}"}}',
+                                f"0x{jump_at - 1} {jump:g}+{jump:g}x{after}"))
     rule = runaway_rule(spec)
     fire_at = jump_at + 5
     summary, description = runaway_text(team, app_name, f"{jump / 60:.1f}")
-    expected = () if spread else (expected_alert(spec, rule, {"team": team, "app": app_name}, summary, description),)
+    fires = not spread and jump_outcome == "success"
+    expected = (expected_alert(spec, rule, {"team": team, "app": app_name}, summary, description),) if fires else ()
+    what = f"prompts {'spread' if spread else 'identical'}"
+    if jump_outcome != "success":
+        what += f", the jump {jump_outcome}"
     return UnitTest(
-        name=f"runaway loop ({app_name}), prompts {'spread' if spread else 'identical'}",
+        name=f"runaway loop ({app_name}), {what}",
         interval="1m",
-        series=(SeriesInput(f"{catalog.REQUESTS.name}{{{labels}}}", values),
-                *_prompt_histogram(team, base, total, spread)),
+        series=(*requests, *_prompt_histogram(team, base, total, spread)),
         alerts=(AlertCase(rule.name, f"{fire_at - 1}m", ()), AlertCase(rule.name, f"{fire_at}m", expected)),
     )
 
@@ -475,7 +487,8 @@ def _new_app_test(spec: Spec) -> UnitTest:
 
 def unit_tests(spec: Spec) -> tuple[UnitTest, ...]:
     """Tests evaluated every minute (the usual unit-test file)."""
-    tests = [_runaway_test(spec, spread=False), _runaway_test(spec, spread=True), _new_app_test(spec)]
+    tests = [_runaway_test(spec, spread=False), _runaway_test(spec, spread=True),
+             _runaway_test(spec, spread=False, jump_outcome="guardrail_blocked"), _new_app_test(spec)]
 
     # 15 USD/h unowned: the hourly figure passes 1 USD at minute 5 (1.25), fires an hour later.
     unowned = catalog.UNASSIGNED

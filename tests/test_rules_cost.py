@@ -64,7 +64,7 @@ def test_cost_anomaly_uses_each_teams_factor_and_the_floor() -> None:
 def test_runaway_loop_pages_oncall_and_tells_the_budget_owner() -> None:
     (loop,) = rules("GenAIRunawayLoop")
     assert (loop.severity, loop.audience, loop.labels) == ("critical", "oncall", {"notify_budget_owner": "true"})
-    assert "> 10 * avg_over_time(team_app:genai_requests:rate1h[1d])" in loop.expr
+    assert "> 10 * avg_over_time(team_app:genai_requests_forwarded:rate1h[1d])" in loop.expr
     assert "team_model:genai_prompt_tokens:modal_share5m" in loop.expr
 
 
@@ -74,12 +74,12 @@ def test_runaway_loop_needs_an_hour_of_the_apps_history() -> None:
     (loop,) = rules("GenAIRunawayLoop")
     assert loop.expr == (
         "(\n"
-        "  team_app:genai_requests:rate5m > 10 * avg_over_time(team_app:genai_requests:rate1h[1d])\n"
+        "  team_app:genai_requests_forwarded:rate5m > 10 * avg_over_time(team_app:genai_requests_forwarded:rate1h[1d])\n"
         "  and\n"
-        "  team_app:genai_requests:rate5m > 1\n"
+        "  team_app:genai_requests_forwarded:rate5m > 1\n"
         ")\n"
         "and on (team, app)\n"
-        "team_app:genai_requests:rate1h offset 1h\n"
+        "team_app:genai_requests_forwarded:rate1h offset 1h\n"
         "and on (team)\n"
         "(max by (team) (team_model:genai_prompt_tokens:modal_share5m) >= 0.9)"
     )

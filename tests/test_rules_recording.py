@@ -69,7 +69,8 @@ def test_the_names_other_modules_read_are_recorded() -> None:
         "team_model_provider:genai_requests:rate5m", "team_model_provider_outcome:genai_requests:rate5m",
         "provider:genai_requests:rate5m", "provider:genai_requests_bad:rate5m", "team:genai_cost_usd:rate5m",
         "team:genai_cost_usd:rate1h", "team_app:genai_cost_usd:rate1h", "team_app:genai_requests:rate5m",
-        "team_app:genai_requests:rate1h", "model_provider:genai_request_duration_seconds:p50_5m",
+        "team_app:genai_requests:rate1h", "team_app:genai_requests_forwarded:rate5m",
+        "team_app:genai_requests_forwarded:rate1h", "model_provider:genai_request_duration_seconds:p50_5m",
         "model_provider:genai_request_duration_seconds:p95_5m", "model_provider:genai_request_duration_seconds:p99_5m",
         "model_provider:genai_time_to_first_token_seconds:p95_5m", "slo:sli_requests:rate5m", "slo:sli_errors:rate5m",
         "team:genai_cost_usd:increase1h", "team:genai_cost_usd:month_to_date",
@@ -89,6 +90,14 @@ def test_bad_outcomes_are_the_catalogs() -> None:
     assert bad.expr == (
         'sum by (provider) (rate(genai_requests_total{outcome=~"provider_error|gateway_error|timeout|rate_limited"}'
         "[5m]))"
+    )
+
+
+def test_forwarded_requests_leave_out_what_the_gateway_stopped() -> None:
+    forwarded = next(r for g in recording.groups(SPEC) for r in g.rules
+                     if r.record == "team_app:genai_requests_forwarded:rate5m")
+    assert forwarded.expr == (
+        'sum by (team, app) (rate(genai_requests_total{outcome!~"guardrail_blocked|quota_exceeded"}[5m]))'
     )
 
 
