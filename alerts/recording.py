@@ -48,6 +48,7 @@ MONTH_OF_NOW = "year() * 100 + month()"
 MONTH_OF_LAST_HOUR = "year(vector(time() - 1800)) * 100 + month(vector(time() - 1800))"
 
 # Recording rules other modules read (one spelling, here).
+TEAM_COST_RATE30M = "team:genai_cost_usd:rate30m"
 TEAM_COST_RATE1H = "team:genai_cost_usd:rate1h"
 TEAM_COST_RATE6H = "team:genai_cost_usd:rate6h"
 TEAM_COST_INCREASE1H = "team:genai_cost_usd:increase1h"
@@ -98,6 +99,7 @@ def _tokens_and_cost() -> tuple[RecordingRule, ...]:
         _rate("team_model_provider_type", "team, model, provider, type", catalog.TOKENS.name),
         _rate("team_model_provider", "team, model, provider", cost),
         _rate("team", "team", cost),
+        _rate("team", "team", cost, window="30m"),
         _rate("team", "team", cost, window="1h"),
         _rate("team", "team", cost, window="6h"),
         _rate("team_app", "team, app", cost, window="1h"),

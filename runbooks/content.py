@@ -451,10 +451,11 @@ ALERTS: dict[str, AlertDoc] = {
             panel="spend-rate",
             escalation="budget_owner",
             meaning="""
-                The team's spend rate is far above its own baseline: more than ${cost_anomaly_factor}x both
-                the same hour last week and the trailing day's average (teams may override the factor, see
-                the table below), and above ${cost_anomaly_min_usd_per_hour} USD an hour so that small
-                teams' noise stays quiet. The rule needs the jump to persist, so one noisy hour does not fire it.
+                The team's spend rate over the last 30 minutes is far above its own baseline: more than
+                ${cost_anomaly_factor}x both the same hour last week and the trailing day's average (teams may
+                override the factor, see the table below), and above ${cost_anomaly_min_usd_per_hour} USD an
+                hour so that small teams' noise stays quiet. The rate must stay there for 5 minutes, so a burst
+                of a few minutes does not fire it.
                 """,
             impact="""
                 Money: at this rate the team's month goes much faster than planned. It can also be the
@@ -941,6 +942,59 @@ ALERTS: dict[str, AlertDoc] = {
                 """,
             playbooks=("guardrail-bypass", "sensitive-data-in-output"),
             facts=("required_guardrails",),
+        ),
+        AlertDoc(
+            name="GenAIGuardrailNeedsTuning",
+            module="alerts/review.py",
+            severity="warning",
+            audience="security",
+            team="platform",
+            labels=("guardrail",),
+            dashboard="security",
+            panel="review-fp-ratio",
+            escalation="security",
+            meaning="""
+                Security operations' weekly review judged too many of this guardrail's blocks and flags to be
+                false positives: fp / (tp + fp) over the last ${review_window_weeks} reviewed weeks is above
+                the ratio the spec tolerates for it (`guardrails[].max_false_positive_ratio`, default
+                ${review_default_ratio}), with at least ${review_min_reviewed} true/false-positive verdicts.
+                Ambiguous verdicts count neither way. The counts come from the verdict store that
+                `python -m reports review import` writes into the exporter's state directory.
+                """,
+            impact="""
+                Legitimate requests are refused or flagged: users see failures, teams build workarounds
+                around the gateway, and real detections drown in noise. Nothing is unsafe right now; this
+                is a tuning job for the next review, never a page.
+                """,
+            diagnosis="""
+                1. Which guardrail, at what ratio, against what tolerance, over how many verdicts.
+                2. Run `python -m reports review summary --state-dir <exporter state dir> --spec ops.yaml
+                   --audit-dir <audit dir>` for the ratio per week: a sudden week points at a guardrail
+                   change, a steady climb at traffic the guardrail was never tuned for.
+                3. In the last sheets, sort the false_positive rows by team, app and stage, and open a few
+                   requests in the gateway's logs by their request_id.
+                """,
+            queries=(
+                Query("False-positive ratio per guardrail (reviewed findings)",
+                      "guardrail:genai_review_false_positive:ratio"),
+                Query("Tolerated ratio per guardrail, from the spec",
+                      "max by (guardrail) (genai_guardrail_review_tolerated_false_positive_ratio)"),
+                Query("Verdicts per guardrail and verdict over the review window",
+                      "max by (guardrail, verdict) (genai_guardrail_review_verdicts)"),
+                Query("Blocks per guardrail and app now (per second): where the false positives come from",
+                      'sort_desc(sum by (guardrail, team, app) '
+                      '(rate(genai_guardrail_evaluations_total{result=~"blocked|flagged"}[1h])))'),
+            ),
+            mitigation="""
+                1. Tune the guardrail with its owner (thresholds, allow-lists, the categories it enforces)
+                   for the traffic the false positives came from; follow the escalate-a-guardrail-false-positive
+                   task for the vendor or owning team.
+                2. Review the next weeks' sheets: the ratio covers the last ${review_window_weeks} reviewed
+                   weeks, so it falls as weeks after the change are reviewed and the alert resolves.
+                3. If the tolerance itself is wrong for this guardrail, change
+                   `guardrails[].max_false_positive_ratio` in the spec (reviewed like any change) and reload.
+                """,
+            tasks=("escalate-a-guardrail-false-positive",),
         ),
         AlertDoc(
             name="GenAIGuardrailBypass",

@@ -53,12 +53,13 @@ def test_exhausted_and_projected_overrun() -> None:
 
 def test_cost_anomaly_uses_each_teams_factor_and_the_floor() -> None:
     (anomaly,) = rules("GenAICostAnomaly")
-    assert 'team:genai_cost_usd:rate1h{team!~"research"} > 4 * team:genai_cost_usd:rate1h{team!~"research"} offset 1w' \
-        in anomaly.expr
-    assert 'team:genai_cost_usd:rate1h{team=~"research"} > 8 * avg_over_time(team:genai_cost_usd:rate1h' \
+    assert 'team:genai_cost_usd:rate30m{team!~"research"} > 4 * team:genai_cost_usd:rate1h{team!~"research"} ' \
+        'offset 1w' in anomaly.expr
+    assert 'team:genai_cost_usd:rate30m{team=~"research"} > 8 * avg_over_time(team:genai_cost_usd:rate1h' \
         '{team=~"research"}[1d])' in anomaly.expr
     assert anomaly.expr.endswith(") * 3600 > 2")
-    assert anomaly.for_ == "30m"
+    # A 20x jump crosses 4x after 3/19 of the 30m window (4.7 min); held 5m, under 15 minutes.
+    assert anomaly.for_ == "5m"
 
 
 def test_runaway_loop_pages_oncall_and_tells_the_budget_owner() -> None:

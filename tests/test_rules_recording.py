@@ -68,7 +68,8 @@ def test_the_names_other_modules_read_are_recorded() -> None:
     assert {
         "team_model_provider:genai_requests:rate5m", "team_model_provider_outcome:genai_requests:rate5m",
         "provider:genai_requests:rate5m", "provider:genai_requests_bad:rate5m", "team:genai_cost_usd:rate5m",
-        "team:genai_cost_usd:rate1h", "team_app:genai_cost_usd:rate1h", "team_app:genai_requests:rate5m",
+        "team:genai_cost_usd:rate30m", "team:genai_cost_usd:rate1h", "team_app:genai_cost_usd:rate1h",
+        "team_app:genai_requests:rate5m",
         "team_app:genai_requests:rate1h", "team_app:genai_requests_forwarded:rate5m",
         "team_app:genai_requests_forwarded:rate1h", "model_provider:genai_request_duration_seconds:p50_5m",
         "model_provider:genai_request_duration_seconds:p95_5m", "model_provider:genai_request_duration_seconds:p99_5m",

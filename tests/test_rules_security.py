@@ -21,7 +21,7 @@ GUARDRAILS = 'genai_guardrail_evaluations_total{result="failed_open"}'
     ("GenAISensitiveDataRepeated", "warning", "team, app, entity", "5m", "sensitive-entities"),
     ("GenAIUnapprovedModelUse", "warning", "team, app", "", "unapproved-models"),
     ("GenAIClassificationBreach", "critical", "team, app", "", "policy-violations"),
-    ("GenAIAppVolumeAnomaly", "critical", "team, app", "15m", "app-volume"),
+    ("GenAIAppVolumeAnomaly", "critical", "team, app", "5m", "app-volume"),
 ])
 def test_security_alerts_are_the_catalogued_ones(
     name: str, severity: str, labels_kept: str, for_: str, panel: str
