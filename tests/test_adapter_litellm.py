@@ -283,6 +283,19 @@ def test_attribute_sources_of_another_shape_are_ignored_not_fatal() -> None:
     assert event.attributes == {"metadata.user_api_key_team_id": "team-1"}
 
 
+@pytest.mark.parametrize(("status", "ttft"), [("success", 0.5), ("failure", None)])
+def test_time_to_first_token_only_when_a_first_token_came(status: str, ttft: float | None) -> None:
+    # LiteLLM puts the end time in completionStartTime when a stream fails before its first chunk.
+    record = base() | {"stream": True, "status": status, "startTime": 100.0, "completionStartTime": 100.5,
+                       "endTime": 130.0}
+    if status == "failure":
+        record["error_information"] = {"error_code": "504", "error_class": "APIError", "llm_provider": "openai"}
+        record["completionStartTime"] = 130.0
+    event = adapt(record)
+    assert isinstance(event, GatewayEvent)
+    assert (event.duration_seconds, event.ttft_seconds) == (30.0, ttft)
+
+
 def test_token_details_larger_than_the_totals_are_clamped() -> None:
     record = base()
     record["hidden_params"]["usage_object"]["prompt_tokens_details"]["cached_tokens"] = 5000

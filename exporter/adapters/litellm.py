@@ -263,7 +263,9 @@ def build(paths: frozenset[str]) -> Adapter:
             if start is not None:
                 if end is not None and end >= start:
                     duration = end - start
-                if p.stream is True:
+                # A failed request never had a first token: LiteLLM puts its end time there, and
+                # counting it would make a provider outage burn the TTFT objectives too.
+                if p.stream is True and p.status == "success":
                     first = p.completion_start_time
                     if first is not None and first >= start:
                         ttft = first - start
