@@ -51,8 +51,9 @@ class Timing:
 
 ONCALL_TIMING = Timing("30s", "5m", "4h")
 SECURITY_TIMING = Timing("30s", "5m", "2h")
-# Budget alerts change slowly: wait for a team's related alerts and re-send daily, not hourly.
-BUDGET_TIMING = Timing("5m", "30m", "24h")
+# Budget alerts change slowly: re-send daily, not hourly. A minute's wait gathers a team's alerts
+# from the same evaluations; longer would hold back a spend jump its owner should hear of at once.
+BUDGET_TIMING = Timing("1m", "30m", "24h")
 # A 50 % heads-up is news once; a reminder a week later is plenty.
 BUDGET_INFO_REPEAT = "7d"
 # The dead-man's switch pages when these pings stop, so they must keep coming.

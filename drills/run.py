@@ -30,7 +30,6 @@ RATE = 10.0       # ordinary records per second
 PARALLEL = 3
 POLL = 0.25
 SEED = 1
-AFTER_DETECTION = 6.0  # drill seconds to keep watching once everything fired: late or extra pages show
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +49,8 @@ class Outcome:
     notifications: tuple[Notification, ...] = ()     # every one after the alerts were armed
     incident_at: float = 0.0
     resolved_after: float | None = None
+    # Alerts that must stay inhibited and did fire in Prometheus: the inhibition was put to the test.
+    inhibited: tuple[str, ...] = ()
     failures: tuple[str, ...] = ()
     skipped: str = ""
 
@@ -131,7 +132,7 @@ def drill(spec: Spec, spec_path: Path, scenario: Scenario, workdir: Path, factor
     """Play one scenario on a fresh stack and measure it."""
     if scenario.not_yet:
         return Outcome(scenario, factor, skipped=scenario.not_yet)
-    with Stack(workdir, spec, spec_path, factor) as stack:
+    with Stack(workdir, spec, spec_path, factor, history_rate=RATE if scenario.history else None) as stack:
         start = time.time()
         total = scenario.baseline + scenario.observe * 3 + 60.0
         traffic = Traffic(spec, scenario, stack.exporter_url, start=start, incident_after=scenario.baseline,
@@ -153,6 +154,7 @@ def _measure(stack: Stack, scenario: Scenario, traffic: Traffic, start: float) -
     if scenario.action == KILL_EXPORTER:
         stack.kill_exporter()
     fired: dict[int, float] = {}
+    inhibited: set[str] = set()
     deadline = incident_at + scenario.observe
     done_at: float | None = None
     while time.time() < deadline:
@@ -160,11 +162,12 @@ def _measure(stack: Stack, scenario: Scenario, traffic: Traffic, start: float) -
         for i, expect in enumerate(scenario.expect):
             if i not in fired and _firing_in_prometheus(stack, expect) is not None:
                 fired[i] = now - incident_at
+        inhibited.update(e.alert for e in scenario.must_not_alert if _firing_in_prometheus(stack, e) is not None)
         received = [n for n in stack.sink.received() if n.received_at >= armed_at]
         everyone = all(_notified(received, r, e) for e in scenario.expect for r in e.receivers)
         if scenario.expect and everyone and done_at is None:
             done_at = now
-        if done_at is not None and now - done_at >= AFTER_DETECTION:
+        if done_at is not None and now - done_at >= scenario.settle:
             break
         time.sleep(POLL)
     resolved_after = None
@@ -182,7 +185,8 @@ def _measure(stack: Stack, scenario: Scenario, traffic: Traffic, start: float) -
     notifications = tuple(n for n in stack.sink.received() if n.received_at >= armed_at)
     detections = tuple(_detection(stack, e, fired.get(i), notifications, incident_at)
                        for i, e in enumerate(scenario.expect))
-    outcome = Outcome(scenario, stack.factor, detections, notifications, incident_at, resolved_after)
+    outcome = Outcome(scenario, stack.factor, detections, notifications, incident_at, resolved_after,
+                      tuple(sorted(inhibited)))
     return Outcome(**{**_fields(outcome), "failures": tuple(failures(outcome))})
 
 
@@ -267,6 +271,8 @@ def table(outcomes: Sequence[Outcome]) -> str:
             rows.append(f"| {name} | not yet | — | — | — | — | — | — | not yet: {o.scenario.not_yet} |")
             continue
         verdict = "yes" if o.holds else "NO: " + "; ".join(dict.fromkeys(o.failures))
+        if o.inhibited:
+            verdict += f" (fired in Prometheus, inhibited in Alertmanager: {', '.join(o.inhibited)})"
         if not o.detections:
             others = sorted({f"{n.receiver}: {a}" for n in o.notifications if n.status == "firing"
                              for a in n.alertnames()})

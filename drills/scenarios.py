@@ -42,6 +42,10 @@ class Scenario:
     observe: float = 40.0
     page_worthy: bool = True
     resolve: bool = False                        # end the incident and wait for the resolved notification
+    # Drill seconds to keep watching once every expected receiver heard: late or extra pages show,
+    # and alerts that must stay inhibited get the time their own ``for`` needs to fire in Prometheus.
+    settle: float = 6.0
+    history: bool = False                        # backfill a week of ordinary traffic first (drills/history.py)
     not_yet: str = ""                            # why the drill does not run yet; empty when it does
 
 
@@ -71,13 +75,10 @@ def scenarios(spec: Spec) -> tuple[Scenario, ...]:
         Scenario("provider_outage", "provider_outage",
                  expect=(Expect("GenAIProviderErrorsHigh", (oncall,), provider),),
                  must_not_alert=inhibited_by_outage, one_notification_per_group=provider,
-                 must_not_notify=budget_owners, resolve=True),
+                 must_not_notify=budget_owners, settle=20.0),
         Scenario("cost_runaway", "cost_runaway",
                  expect=(Expect("GenAICostAnomaly", (runaway_owner,), {"team": aims.runaway_team}),),
-                 must_not_notify=(oncall,), page_worthy=False,
-                 not_yet="GenAICostAnomaly compares with `offset 1w`: needs a week of backfilled history "
-                         "(promtool tsdb create-blocks-from openmetrics, then create-blocks-from rules for "
-                         "team:genai_cost_usd:rate1h) at the drill's compressed scale"),
+                 must_not_notify=(oncall,), page_worthy=False, history=True),
         Scenario("runaway_loop", "runaway_loop",
                  expect=(Expect("GenAIRunawayLoop", (team_receivers[loop_team], oncall), {"app": aims.loop_app}),),
                  baseline=70.0),
@@ -89,8 +90,7 @@ def scenarios(spec: Spec) -> tuple[Scenario, ...]:
         Scenario("key_compromise", "key_compromise",
                  expect=(Expect("GenAIAppVolumeAnomaly", (security,), {"app": aims.compromised_app}),
                          Expect("GenAIUnapprovedModelUse", (security,), {"app": aims.compromised_app})),
-                 not_yet="GenAIAppVolumeAnomaly's baseline is the larger of `offset 1w` and the trailing "
-                         "day: needs a week of backfilled history to be drilled as specified"),
+                 history=True),
         Scenario("latency_degradation", "latency_degradation",
                  # 14.4x burn of a 5 % budget is 72 % of the [1h] window slow: ~45 s at factor 60.
                  expect=(Expect("GenAITTFTSLOPage", (oncall,), ttft_slo),), observe=80.0),

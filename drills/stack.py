@@ -35,6 +35,7 @@ from alerts import prometheus_rules, routing
 from alerts.prometheus_config import ALERTING_RULES, Targets, prometheus_config
 from alerts.timescale import compress, seconds
 from alerts.yamlout import dump
+from drills import history
 from drills.sink import Sink
 from exporter.spec import Spec
 from runbooks import render as runbooks
@@ -147,7 +148,10 @@ def _stop(process: subprocess.Popen[bytes] | None, *, kill: bool = False) -> Non
 class Stack:
     """``with Stack(workdir, spec, spec_path, factor) as stack: ...``; everything it started stops on exit."""
 
-    def __init__(self, workdir: Path, spec: Spec, spec_path: Path, factor: float) -> None:
+    def __init__(self, workdir: Path, spec: Spec, spec_path: Path, factor: float,
+                 history_rate: float | None = None) -> None:
+        """``history_rate``: backfill a (compressed) week of ordinary traffic at this many records a
+        second before Prometheus starts (drills/history.py); None for a stack without a past."""
         self.workdir = workdir
         self.spec = spec
         self.spec_path = spec_path
@@ -161,6 +165,8 @@ class Stack:
         self.alertmanager: subprocess.Popen[bytes] | None = None
         self.alertmanager_url = ""
         self._alerting_rules: dict[str, str] = {}
+        self._history_rate = history_rate
+        self.history: history.Backfilled | None = None
 
     # -- lifecycle --
 
@@ -171,6 +177,8 @@ class Stack:
         try:
             self._start_exporter()
             self._start_alertmanager()
+            if self._history_rate is not None:
+                self._backfill(self._history_rate)
             self._start_prometheus()
         except BaseException:
             self.stop()
@@ -231,6 +239,36 @@ class Stack:
             return _ready(f"{self.alertmanager_url}/-/ready")
 
         wait_for(ready, timeout=START_TIMEOUT, what="Alertmanager ready")
+
+    def _backfill(self, rate: float) -> None:
+        """A week of history into Prometheus's data directory: raw counters, then the recording
+        rules over them, evaluated by promtool against a Prometheus serving the raw blocks."""
+        data = self.workdir / "prometheus-data"
+        data.mkdir(parents=True, exist_ok=True)
+        promtool = binary("promtool")
+        end = time.time()
+        start = end - history.span(self.factor)
+        records, samples = history.write_raw(self.spec, rate, start=start, end=end, workdir=self.workdir,
+                                              data_dir=data, promtool=promtool)
+        port = free_port()
+        config = self.workdir / "history-prometheus.yml"
+        config.write_text(dump({"global": {"scrape_interval": "1h"}}))
+        server = self._spawn("history-prometheus", [
+            prometheus_binary(), f"--config.file={config}", f"--storage.tsdb.path={data}",
+            f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=30d"])
+        url = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            self._alive("history-prometheus", server)
+            return _ready(f"{url}/-/ready")
+
+        try:
+            wait_for(ready, timeout=START_TIMEOUT, what="the history Prometheus ready")
+            history.write_recorded(self.spec, self.factor, start=start, end=end, prometheus_url=url,
+                                   workdir=self.workdir, data_dir=data, promtool=promtool)
+        finally:
+            _stop(server)
+        self.history = history.Backfilled(start, end, records, samples)
 
     def _start_prometheus(self) -> None:
         port = free_port()

@@ -49,7 +49,7 @@ def test_time_scale_divides_every_rule_duration_and_leaves_out_the_real_time_tes
     recording = yaml.safe_load((out / "prometheus" / "rules" / "gatewatch-recording.yml").read_text())
     by_name = {r["alert"]: r for g in alerts["groups"] for r in g["rules"] if "alert" in r}
     assert by_name["GenAIBudgetOverrunProjected"]["for"] == "2m"  # 2h / 60
-    assert by_name["GenAICostAnomaly"]["for"] == "30s"  # 30m / 60
+    assert by_name["GenAICostAnomaly"]["for"] == "5s"  # 5m / 60
     assert "offset 2h48m" in by_name["GenAICostAnomaly"]["expr"]  # 1w / 60
     hourly = next(g for g in recording["groups"] if g.get("interval"))
     assert hourly["interval"] == "1m"  # 1h / 60

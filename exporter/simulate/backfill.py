@@ -24,7 +24,7 @@ rates in expectation, and every value a multiple of N.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, TextIO
@@ -61,9 +61,9 @@ def family_name(metric: Metric) -> str:
     return metric.name
 
 
-def header() -> str:
+def header(families: Sequence[Metric] = catalog.CATALOG) -> str:
     lines = []
-    for metric in catalog.CATALOG:
+    for metric in families:
         name = family_name(metric)
         lines.append(f"# HELP {name} {escape_help(metric.help).translate(_HELP_QUOTE)}\n")
         lines.append(f"# TYPE {name} {metric.type}\n")
@@ -84,8 +84,10 @@ def backfill(
     diurnal: bool = False,
     sample_every: int = 1,
     progress: Callable[[float], None] | None = None,
+    families: Sequence[Metric] = catalog.CATALOG,
 ) -> BackfillSummary:
-    """Write the OpenMetrics history of ``scenario`` from ``start`` to ``end`` (unix seconds) to ``out``."""
+    """Write the OpenMetrics history of ``scenario`` from ``start`` to ``end`` (unix seconds) to ``out``;
+    only ``families`` (default: every metric) when a consumer reads just a few."""
     if end <= start:
         raise ValueError("end must be after start")
     if step <= 0 or sample_every < 1:
@@ -95,8 +97,8 @@ def backfill(
     pipeline = Pipeline(spec, recorder=recorder, clock=clock)
     records = generate(spec, scenario, start=start, duration=end - start, rate=rate / sample_every, seed=seed,
                        incident_after=incident_after, diurnal=diurnal, text=False)
-    writer = _Writer(out, float(sample_every))
-    out.write(header())
+    writer = _Writer(out, float(sample_every), families)
+    out.write(header(families))
     count = 0
     scrapes = 0
     month = month_bounds(start)
@@ -161,9 +163,10 @@ def _batches(records: Iterator[SimRecord], start: float, end: float,
 class _Writer:
     """Formats one scrape of every series, with label strings built once per series."""
 
-    def __init__(self, out: TextIO, scale: float) -> None:
+    def __init__(self, out: TextIO, scale: float, families: Sequence[Metric]) -> None:
         self._out = out
         self._scale = scale
+        self._families = families
         self._prefixes: dict[tuple[str, tuple[str, ...]], Any] = {}
         self.samples = 0
         self.last_series = 0
@@ -174,7 +177,7 @@ class _Writer:
         add = lines.append
         scale = self._scale
         series = 0
-        for metric in catalog.CATALOG:
+        for metric in self._families:
             counted = metric.type is not MetricType.GAUGE
             factor = scale if counted else 1.0
             histogram = metric.type is MetricType.HISTOGRAM
