@@ -231,7 +231,9 @@ def runaway_rule(spec: Spec) -> AlertRule:
     )
     summary, description = runaway_text("{{ $labels.team }}", "{{ $labels.app }}", '{{ printf "%.1f" $value }}')
     return AlertRule(
-        name="GenAIRunawayLoop", expr=expr, for_="5m", severity="critical", audience="oncall",
+        # Ten times the app's daily rate, one prompt over and over, above a request a second: two
+        # minutes of that is a loop, and every further minute is money.
+        name="GenAIRunawayLoop", expr=expr, for_="2m", severity="critical", audience="oncall",
         summary=summary, description=description, dashboard="cost", panel="top-apps", team=None,
         labels={"notify_budget_owner": "true"},
         dashboard_variables={"team": "{{ $labels.team }}", "app": "{{ $labels.app }}"},
@@ -432,9 +434,9 @@ def _prompt_histogram(team: str, per_minute: float, minutes: int, spread: bool) 
 
 def _runaway_test(spec: Spec, spread: bool, jump_outcome: str = "success") -> UnitTest:
     """Two hours at 12 requests a minute, then 1200. With identical prompts the loop is pending
-    from the jump and fires 5m later at 20 requests/s; spread prompts (a real burst) never fire,
-    nor does a jump the gateway blocks (``jump_outcome="guardrail_blocked"``: the ordinary 12 a
-    minute go on, the 1200 never reach a provider). The app is two hours old: its hourly rate an
+    from the jump and fires 2m later at 12.1 requests/s ((3 x 1200 + 2 x 12) / 300); spread prompts
+    (a real burst) never fire, nor does a jump the gateway blocks (``jump_outcome="guardrail_blocked"``:
+    the ordinary 12 a minute go on, the 1200 never reach a provider). The app is two hours old: its hourly rate an
     hour before the jump (0.2 requests/s at 60m) exists, so the history guard passes."""
     app = spec.apps[0] if spec.apps else None
     team, app_name = (app.team, app.name) if app else (spec.teams[0].name, "test-app")
@@ -450,8 +452,11 @@ def _runaway_test(spec: Spec, spread: bool, jump_outcome: str = "success") -> Un
                     SeriesInput(f'{catalog.REQUESTS.name}{{{labels}, outcome="{jump_outcome}"}}',
                                 f"0x{jump_at - 1} {jump:g}+{jump:g}x{after}"))
     rule = runaway_rule(spec)
-    fire_at = jump_at + 5
-    summary, description = runaway_text(team, app_name, f"{jump / 60:.1f}")
+    fire_at = jump_at + 2
+    # The 5m window at fire_at spans minutes jump_at - 3 .. fire_at: 3 jumped minutes, 2 ordinary.
+    jumped = fire_at - jump_at + 1
+    per_second = (jumped * jump + (5 - jumped) * base) / 300
+    summary, description = runaway_text(team, app_name, f"{per_second:.1f}")
     fires = not spread and jump_outcome == "success"
     expected = (expected_alert(spec, rule, {"team": team, "app": app_name}, summary, description),) if fires else ()
     what = f"prompts {'spread' if spread else 'identical'}"
@@ -473,7 +478,7 @@ def _new_app_test(spec: Spec) -> UnitTest:
     the 5m rate is 120t / 300 = 0.4t requests/s at minute t < 5 (1.2 at 3m, above 1/s), then 2;
     the 1h rate is 120k / 3600 = k/30 at minute k, so the day's average at minute t is the mean
     of 1/30 .. t/30 = (t + 1)/60, and 10x of it is (t + 1)/6. The 5m rate beats that from 3m
-    (1.2 > 0.67) to 10m (2 > 1.83): unguarded, pending at 3m and firing at 3 + 5 = 8m. With the
+    (1.2 > 0.67) to 10m (2 > 1.83): unguarded, pending at 3m and firing at 3 + 2 = 5m. With the
     guard, the app's hourly rate an hour ago exists only from 61m (minute 1's); by then the day's
     average is (61 + 2) / 61 = 1.03/s (minutes 1..60 sum to 61, minute 61 adds 2) and 10x of it,
     10.3, is far above 2: silent at 8m, at 61m and at 70m.

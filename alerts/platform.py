@@ -2,7 +2,8 @@
 
 An exporter that is down, records that stop arriving while the gateway should be busy, records
 rejected as malformed, label values folded into ``__other__``, a spec the exporter runs that is
-not the one the rules were generated from, and a state directory or a spec reload that fails.
+not the one the rules were generated from, a state directory or a spec reload that fails, and
+an audit chain that is broken, shrunk or stalled (these two go to security operations).
 """
 
 from __future__ import annotations
@@ -45,6 +46,36 @@ def _records_rejected() -> str:
         f'sum by (format) (rate({events}{{result="rejected"}}[5m]))\n'
         f"/ sum by (format) (rate({events}[5m]))\n"
         f"> {REJECTED_SHARE:g}"
+    )
+
+
+# How far back a shrunk audit chain is noticed: the longest the chain's outside record is read.
+AUDIT_SHRINK_WINDOW = "7d"
+AUDIT_STALL_WINDOW = "10m"
+
+
+def _audit_chain_shrunk() -> str:
+    length = catalog.AUDIT_CHAIN_LENGTH.name
+    # The length only grows; lower than its own recent maximum means lines left the chain.
+    return (
+        f"max by (instance) ({length})\n"
+        f"< max by (instance) (max_over_time({length}[{AUDIT_SHRINK_WINDOW}]))"
+    )
+
+
+def _audit_chain_stalled() -> str:
+    window = AUDIT_STALL_WINDOW
+    findings = (
+        f'{catalog.GUARDRAIL_EVALUATIONS.name}{{result!="passed"}}',
+        catalog.POLICY_VIOLATIONS.name,
+        catalog.SENSITIVE_ENTITIES.name,
+    )
+    # Each kind of finding on its own: a sum across them would vanish where one kind has no series.
+    events = "\nor\n".join(f"sum by (instance) (increase({selector}[{window}])) > 0" for selector in findings)
+    return (
+        f"(\n{events}\n)\n"
+        f"and on (instance)\n"
+        f"max by (instance) (changes({catalog.AUDIT_CHAIN_LENGTH.name}[{window}])) == 0"
     )
 
 
@@ -137,6 +168,50 @@ def alerts(spec: Spec) -> tuple[AlertRule, ...]:
             description=(
                 "{{ $value | humanize }} state-directory writes failed on {{ $labels.instance }} in the last "
                 "10 minutes: a restart now would lose counts since the last good write."
+            ),
+            dashboard="overview",
+            panel="exporter-health",
+        ),
+        AlertRule(
+            name="GenAIAuditChainBroken",
+            expr=f"min by (instance) ({catalog.AUDIT_CHAIN_VERIFIED.name}) == 0",
+            for_="",
+            severity="critical",
+            audience="security",
+            summary="The audit chain of exporter {{ $labels.instance }} is broken",
+            description=(
+                "The audit log of exporter {{ $labels.instance }} failed verification when it started: a line "
+                "was edited, deleted or reordered, or a day file is missing. The log is no longer evidence "
+                "until the break is explained."
+            ),
+            dashboard="overview",
+            panel="exporter-health",
+        ),
+        AlertRule(
+            name="GenAIAuditChainShrunk",
+            expr=_audit_chain_shrunk(),
+            for_="",
+            severity="critical",
+            audience="security",
+            summary="The audit chain of exporter {{ $labels.instance }} is shorter than it was",
+            description=(
+                "The audit chain of exporter {{ $labels.instance }} holds {{ $value }} lines, fewer than Prometheus "
+                f"recorded in the last {AUDIT_SHRINK_WINDOW}: lines were cut from its end or day files deleted."
+            ),
+            dashboard="overview",
+            panel="exporter-health",
+        ),
+        AlertRule(
+            name="GenAIAuditChainStalled",
+            expr=_audit_chain_stalled(),
+            for_="5m",
+            severity="warning",
+            audience="oncall",
+            summary="Exporter {{ $labels.instance }} counts security events but writes no audit lines",
+            description=(
+                "Exporter {{ $labels.instance }} counted {{ $value | humanize }} guardrail findings, policy "
+                f"violations or sensitive entities in the last {AUDIT_STALL_WINDOW} while its audit chain did "
+                "not grow: those events are missing from the audit log."
             ),
             dashboard="overview",
             panel="exporter-health",
@@ -328,7 +403,59 @@ def _exporter_test(spec: Spec) -> UnitTest:
     )
 
 
+def _audit_test(spec: Spec) -> UnitTest:
+    """The audit chain, each by hand:
+
+    - exporter-0 restarts at minute 11 and finds its chain broken (verified 1 -> 0): fires at 11m.
+    - exporter-0's chain grows 10, 11, ... 30 until minute 20; at minute 21 it holds 5 lines (its
+      newest file cut): 5 < 30, the maximum of the last 7 days: fires at 21m with 5.
+    - exporter-1 counts 2 blocks a minute throughout; its chain grows to 41 at minute 20 and then
+      stays: from minute 30 no change within 10 minutes (at 25m the window still holds changes):
+      pending 30m, fires 35m (checked at 36m) with 20 blocks in 10 minutes. exporter-0's chain keeps
+      growing with its 1 block a minute, so it never stalls.
+    """
+    length = catalog.AUDIT_CHAIN_LENGTH.name
+    blocked = catalog.GUARDRAIL_EVALUATIONS.name
+    guard = 'team="search", app="search-api", guardrail="lakera-prompt-injection", stage="input", result="blocked"'
+    return UnitTest(
+        name="audit chain: broken at start, shrunk, stalled",
+        interval="1m",
+        series=(
+            SeriesInput(f'{catalog.AUDIT_CHAIN_VERIFIED.name}{{instance="{EXPORTER_0}"}}', "1x10 0x30"),
+            SeriesInput(f'{catalog.AUDIT_CHAIN_VERIFIED.name}{{instance="{EXPORTER_1}"}}', "1x40"),
+            SeriesInput(f'{length}{{instance="{EXPORTER_0}"}}', "10+1x20 5+1x19"),
+            SeriesInput(f'{length}{{instance="{EXPORTER_1}"}}', "1+2x20 41x20"),
+            SeriesInput(f'{blocked}{{{guard}, instance="{EXPORTER_0}"}}', "0+1x40"),
+            SeriesInput(f'{blocked}{{{guard}, instance="{EXPORTER_1}"}}', "0+2x40"),
+        ),
+        alerts=(
+            AlertCase("GenAIAuditChainBroken", "10m", ()),
+            AlertCase("GenAIAuditChainBroken", "11m", (_expected(
+                spec, "GenAIAuditChainBroken", {"instance": EXPORTER_0},
+                f"The audit chain of exporter {EXPORTER_0} is broken",
+                f"The audit log of exporter {EXPORTER_0} failed verification when it started: a line was edited, "
+                "deleted or reordered, or a day file is missing. The log is no longer evidence until the break "
+                "is explained.",
+            ),)),
+            AlertCase("GenAIAuditChainShrunk", "20m", ()),
+            AlertCase("GenAIAuditChainShrunk", "21m", (_expected(
+                spec, "GenAIAuditChainShrunk", {"instance": EXPORTER_0},
+                f"The audit chain of exporter {EXPORTER_0} is shorter than it was",
+                f"The audit chain of exporter {EXPORTER_0} holds 5 lines, fewer than Prometheus recorded in the "
+                "last 7d: lines were cut from its end or day files deleted.",
+            ),)),
+            AlertCase("GenAIAuditChainStalled", "25m", ()),
+            AlertCase("GenAIAuditChainStalled", "36m", (_expected(
+                spec, "GenAIAuditChainStalled", {"instance": EXPORTER_1},
+                f"Exporter {EXPORTER_1} counts security events but writes no audit lines",
+                f"Exporter {EXPORTER_1} counted 20 guardrail findings, policy violations or sensitive entities in "
+                "the last 10m while its audit chain did not grow: those events are missing from the audit log.",
+            ),)),
+        ),
+    )
+
+
 def unit_tests(spec: Spec) -> tuple[UnitTest, ...]:
     if not _written_for(spec):
         return ()
-    return (*_exporter_down_tests(spec), _stale_test(spec), _exporter_test(spec))
+    return (*_exporter_down_tests(spec), _stale_test(spec), _exporter_test(spec), _audit_test(spec))

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from types import ModuleType
 
-from alerts import cost, meta, platform, provider, recording, security, slo
+from alerts import cost, meta, platform, provider, recording, review, security, slo
 from alerts.model import AlertRule, RuleGroup
 from alerts.prometheus_config import ALERTING_RULES, RECORDING_RULES
 from alerts.render import rule_file, unit_test_file
 from alerts.yamlout import dump
 from exporter.spec import Spec
 
-MODULES: tuple[ModuleType, ...] = (recording, slo, cost, provider, security, platform, meta)
+MODULES: tuple[ModuleType, ...] = (recording, slo, cost, provider, security, platform, meta, review)
 MAX_RULES_PER_GROUP = 20
 
 

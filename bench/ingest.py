@@ -17,6 +17,7 @@ import argparse
 import gc
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -443,25 +444,49 @@ def _batches(path: Path) -> Iterator[list[bytes]]:
             yield batch
 
 
+# The exporter writes buffered audit lines every second; at the pipeline's rate that is about
+# every 100 batches. Writing more often only makes the audit-on figure more conservative.
+AUDIT_TICK_BATCHES = 20
+
+
 def time_pipeline(path: Path, spec: spec_model.Spec, *, otlp: bool,
-                  warm_up: Path | None = None) -> tuple[float, Recorder, int]:
+                  warm_up: Path | None = None, audit_dir: Path | None = None) -> tuple[float, Recorder, int]:
     """CPU seconds to ingest every record, in batches as LiteLLM posts them, into a fresh pipeline,
     or, with ``warm_up``, into one that has already ingested those records (untimed): the steady
-    state of a running exporter, whose label sets already exist."""
+    state of a running exporter, whose label sets already exist. With ``audit_dir``, the audit
+    trail is on (exporter --audit-dir), its writes and flushes timed with ingest."""
+    from exporter.audit import AuditWriter
     from exporter.pipeline import Pipeline
 
     recorder = Recorder(max_series_per_metric=spec.ingest.cardinality.max_series_per_metric,
                         token_usage_histogram=otlp)
-    pipeline = Pipeline(spec, recorder=recorder, state=None)
+    audit = AuditWriter(audit_dir) if audit_dir is not None else None
+    pipeline = Pipeline(spec, recorder=recorder, state=None, audit=audit)
     if warm_up is not None:
         for batch in _batches(warm_up):
             pipeline.ingest(batch, "litellm", "bench")
     accepted = 0
     gc.collect()
     start = cpu()
-    for batch in _batches(path):
+    for n, batch in enumerate(_batches(path), start=1):
         accepted += pipeline.ingest(batch, "litellm", "bench").accepted
+        if n % AUDIT_TICK_BATCHES == 0:
+            pipeline.audit_tick()
+    pipeline.close_audit()
     return cpu() - start, recorder, accepted
+
+
+def time_audit(path: Path, spec: spec_model.Spec, repeats: int, tmp: Path) -> tuple[float, float, int]:
+    """(audit-off seconds, audit-on seconds, audit lines written) for the same records, the two
+    pipelines alternated so drift on a shared machine hits both alike; best of ``repeats`` each."""
+    off, on, written = [], [], 0
+    for i in range(repeats):
+        off.append(time_pipeline(path, spec, otlp=False)[0])
+        directory = tmp / f"audit-{i}"
+        on.append(time_pipeline(path, spec, otlp=False, audit_dir=directory)[0])
+        written = sum(len(p.read_bytes().splitlines()) for p in directory.iterdir())
+        shutil.rmtree(directory)
+    return min(off), min(on), written
 
 
 def time_otlp_export(recorder: Recorder, repeats: int) -> float:
@@ -612,6 +637,13 @@ def run(sizes: Sizes) -> list[tuple[str, str]]:
             o_rate = sizes.records / o_time * (1 - export / OTLP_INTERVAL_S)
             row(f"pipeline with OTLP on (token histogram + a push every {OTLP_INTERVAL_S:g} s)",
                 f"{o_rate:,.0f} records/s = {o_rate / f_rate:.2f} F, {(1 - o_rate / p_rate) * 100:.1f} % below")
+            a_off, a_on, lines = time_audit(path, spec, max(sizes.repeats, 3), Path(tmp))
+            # One roll line per day file; the rest are the relevant records.
+            row("audit trail: records written to it (relevant share)",
+                f"{lines - 1:,} of {sizes.records:,} = {(lines - 1) / sizes.records * 100:.1f} %")
+            row("pipeline with the audit trail on (--audit-dir), against off in the same run",
+                f"{sizes.records / a_on:,.0f} vs {sizes.records / a_off:,.0f} records/s, "
+                f"{(a_on / a_off - 1) * 100:.1f} % slower")
         else:
             row("pipeline", "not measured: exporter/pipeline.py is not there yet")
 

@@ -40,6 +40,8 @@ DASHBOARDS: dict[str, DashboardRef] = {
         DashboardRef("security", "gatewatch-security", "GenAI security operations", {
             "guardrail-evaluations": 1, "block-rate": 2, "fail-open": 3, "sensitive-entities": 4,
             "policy-violations": 5, "app-volume": 6, "unapproved-models": 7, "guardrail-bypass": 8,
+            "review-fp-ratio": 9, "review-verdicts": 10, "review-flagged": 11,
+            "compliance-summary": 12, "compliance-controls": 13, "compliance-age": 14,
         }),
         DashboardRef("team", "gatewatch-team", "GenAI team self-service", {
             "usage": 1, "spend-vs-budget": 2, "errors": 3, "latency": 4, "prompt-length": 5, "cache-hit-ratio": 6,

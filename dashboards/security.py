@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from alerts import recording
+from alerts import review as review_rules
 from dashboards import sdk
 from dashboards.links import DASHBOARDS
 from dashboards.panels import RANGE, Board, Panel, Query, Threshold, links, matchers, ownership, rate, variable
@@ -29,6 +30,79 @@ def _policy_panel(key: str, title: str, policy: str, what: str) -> Panel:
             "{{app}} ({{team}})",
         ),),
         min=0,
+    )
+
+
+def _review_panels(spec: Spec) -> tuple[Panel, ...]:
+    """The weekly review (docs/review.md): verdicts on blocked and flagged findings, over the last
+    ``review.window_weeks`` reviewed weeks. They change when a sheet is imported, not with traffic."""
+    review = spec.review
+    tolerated = f"max by (guardrail) ({catalog.REVIEW_TOLERATED_RATIO.name})"
+    weeks = f"the last {review.window_weeks} reviewed weeks"
+    return (
+        Panel(
+            "review-fp-ratio", "False-positive ratio by guardrail vs tolerated",
+            f"Share of each guardrail's reviewed findings judged false positives, fp / (tp + fp), over {weeks}; "
+            "ambiguous verdicts count neither way. The 'tolerated' lines are the spec's "
+            "max_false_positive_ratio: above it, with enough verdicts, GenAIGuardrailNeedsTuning flags the "
+            "guardrail for tuning.",
+            "percentunit",
+            (
+                Query(review_rules.FALSE_POSITIVE_RATIO, "{{guardrail}}"),
+                Query(tolerated, "{{guardrail}} tolerated"),
+            ),
+            min=0, max=1,
+        ),
+        Panel(
+            "review-verdicts", "Review verdicts by guardrail",
+            f"Findings (blocks and flags) security operations judged, by guardrail and verdict, over {weeks}. "
+            "Export, fill in and import a week's sheet with python -m reports review.",
+            "short",
+            (Query(f"max by (guardrail, verdict) ({catalog.REVIEW_VERDICTS.name})", "{{guardrail}} {{verdict}}"),),
+            kind="bargauge", width=8, min=0, decimals=0,
+        ),
+        Panel(
+            "review-flagged", "Guardrails flagged for tuning",
+            f"Guardrails whose false-positive ratio is above the tolerated one, with at least "
+            f"{review.min_reviewed} true/false-positive verdicts: the GenAIGuardrailNeedsTuning condition. "
+            "Empty is good.",
+            "percentunit",
+            (Query(review_rules.needs_tuning(spec), "{{guardrail}}", instant=True),),
+            kind="bargauge", width=4, min=0, max=1, decimals=1, base_color="red",
+        ),
+    )
+
+
+def _compliance_panels() -> tuple[Panel, ...]:
+    """The latest compliance evidence report's headline (docs/compliance.md): it changes when
+    python -m reports compliance --state-dir runs, not with traffic."""
+    return (
+        Panel(
+            "compliance-summary", "Compliance controls by status",
+            "Controls of the spec's compliance section in the latest compliance report: pass, fail, "
+            "and no_evidence (the evidence could not be gathered: a gap to close, not a pass).",
+            "short",
+            (Query(f"max by (status) ({catalog.COMPLIANCE_CONTROLS.name})", "{{status}}", instant=True),),
+            kind="stat", width=6, decimals=0,
+        ),
+        Panel(
+            "compliance-controls", "Compliance control status",
+            "Each control in the latest compliance report: green 1 pass, red 0 fail, orange -1 no evidence. "
+            "The report (python -m reports compliance) has the measured value and the query for each.",
+            "short",
+            (Query(f"max by (control, framework) ({catalog.COMPLIANCE_CONTROL_STATUS.name})",
+                   "{{control}}", instant=True),),
+            kind="stat", width=12, decimals=0, base_color="orange",
+            thresholds=(Threshold(0, "red"), Threshold(1, "green")),
+        ),
+        Panel(
+            "compliance-age", "Compliance report age",
+            "Time since the latest compliance report was generated. Reports run monthly: older than "
+            "35 days means the scheduled job stopped.",
+            "s",
+            (Query(f"time() - max({catalog.COMPLIANCE_REPORT_TIMESTAMP.name})", "age", instant=True),),
+            kind="stat", width=6, decimals=0, thresholds=(Threshold(35 * 86_400, "orange"),),
+        ),
     )
 
 
@@ -111,6 +185,8 @@ def board(spec: Spec) -> Board:
             "guardrail-bypass", "Guardrail bypass", "guardrail_bypass",
             "Requests that skipped a guardrail their team requires.",
         ),
+        *_review_panels(spec),
+        *_compliance_panels(),
     )
     owner = spec.alerting.security_receiver if spec.alerting else "security operations"
     return Board(

@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
              "persisted and every restart starts from zero (and re-reads tailed files).",
     )
     parser.add_argument(
+        "--audit-dir", type=Path, metavar="DIR",
+        help="Append every security- or compliance-relevant request (guardrail findings, policy "
+             "violations, sensitive-entity detections) to a hash-chained JSONL audit log here, one "
+             "file per UTC day, purged past the spec's audit.retention_max_days. Never prompt or "
+             "response text. Default: no audit log.",
+    )
+    parser.add_argument(
         "--otlp-endpoint", metavar="URL",
         help="Also push OTLP metrics (OpenTelemetry GenAI conventions) to this collector URL, "
              "e.g. http://collector:4318; headers come from $GATEWATCH_OTLP_HEADERS. Default: off.",
@@ -122,6 +129,7 @@ def parse_options(argv: Sequence[str] | None = None) -> tuple[Options, str]:
         otlp_endpoint=args.otlp_endpoint,
         otlp_interval=args.otlp_interval,
         ingest_token_env=args.ingest_token_env,
+        audit_dir=args.audit_dir,
     )
     return options, args.log_level
 

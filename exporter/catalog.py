@@ -202,6 +202,76 @@ EXPORTER_COUNTERS_START = Metric(
     "When this exporter's counters began (Unix time), restored with them from the state "
     "directory: a change means the counters restarted from 0.",
 )
+# The weekly review's verdicts on guardrail findings (reports review import, exporter/verdicts.py).
+REVIEW_VERDICTS_KINDS = ("true_positive", "false_positive", "ambiguous")
+REVIEW_VERDICTS = Metric(
+    "genai_guardrail_review_verdicts", _G, "findings",
+    ("guardrail", "verdict"),
+    "Reviewed guardrail findings (blocks and flags) by verdict, over the most recent reviewed weeks "
+    "(review.window_weeks), from the verdict store. Every replica reading the store exposes it: max.",
+)
+REVIEW_TOLERATED_RATIO = Metric(
+    "genai_guardrail_review_tolerated_false_positive_ratio", _G, "ratio",
+    ("guardrail",),
+    "The false-positive ratio above which the spec flags a guardrail for tuning. Aggregate with max.",
+)
+REVIEW_LATEST_WEEK = Metric(
+    "genai_guardrail_review_latest_week_start_timestamp_seconds", _G, "seconds",
+    (),
+    "Start (Monday 00:00 UTC) of the most recent ISO week with any verdict in the store.",
+)
+
+# The latest compliance evidence report (reports compliance --state-dir), re-read on change.
+# Control ids and frameworks come from the spec's compliance section: bounded.
+COMPLIANCE_STATUS_VALUES = {"pass": 1.0, "fail": 0.0, "no_evidence": -1.0}
+COMPLIANCE_CONTROLS = Metric(
+    "genai_compliance_controls", _G, "controls",
+    ("status",),
+    "Controls in the latest compliance report by status: pass, fail, no_evidence. Aggregate with max.",
+)
+COMPLIANCE_CONTROL_STATUS = Metric(
+    "genai_compliance_control_status", _G, "",
+    ("control", "framework"),
+    "Each spec control's status in the latest compliance report: 1 pass, 0 fail, -1 no evidence.",
+)
+COMPLIANCE_REPORT_TIMESTAMP = Metric(
+    "genai_compliance_report_timestamp_seconds", _G, "seconds",
+    (),
+    "When the latest compliance report was generated (Unix time).",
+)
+COMPLIANCE_PERIOD_END = Metric(
+    "genai_compliance_period_end_timestamp_seconds", _G, "seconds",
+    (),
+    "End (exclusive) of the period the latest compliance report covers (Unix time).",
+)
+
+AUDIT_CHAIN_LENGTH = Metric(
+    "genai_audit_chain_length", _G, "lines",
+    (),
+    "Lines in this exporter's audit chain (the seq of the last line written). It only grows: "
+    "Prometheus keeps the outside record that exposes a truncated tail.",
+)
+AUDIT_CHAIN_HEAD = Metric(
+    "genai_audit_chain_head", _G, "",
+    (),
+    "The audit chain's head: the first 13 hex digits of the last written line's SHA-256, as an "
+    "integer (below 2^53, so Prometheus stores it exactly).",
+)
+AUDIT_WRITE_FAILURES = Metric(
+    "genai_audit_write_failures_total", _C, "writes",
+    (),
+    "Failed audit log writes, fsyncs and purges: lines wait in memory and are retried.",
+)
+AUDIT_LAST_WRITE = Metric(
+    "genai_audit_last_write_timestamp_seconds", _G, "seconds",
+    (),
+    "When audit lines were last written (Unix time).",
+)
+AUDIT_CHAIN_VERIFIED = Metric(
+    "genai_audit_chain_verified", _G, "",
+    (),
+    "1 when the audit chain verified intact at exporter start, 0 when it is broken.",
+)
 
 CATALOG: tuple[Metric, ...] = (
     REQUESTS,
@@ -228,6 +298,18 @@ CATALOG: tuple[Metric, ...] = (
     EXPORTER_SPEC_RELOADS,
     EXPORTER_STATE_WRITE_FAILURES,
     EXPORTER_COUNTERS_START,
+    REVIEW_VERDICTS,
+    REVIEW_TOLERATED_RATIO,
+    REVIEW_LATEST_WEEK,
+    COMPLIANCE_CONTROLS,
+    COMPLIANCE_CONTROL_STATUS,
+    COMPLIANCE_REPORT_TIMESTAMP,
+    COMPLIANCE_PERIOD_END,
+    AUDIT_CHAIN_LENGTH,
+    AUDIT_CHAIN_HEAD,
+    AUDIT_WRITE_FAILURES,
+    AUDIT_LAST_WRITE,
+    AUDIT_CHAIN_VERIFIED,
 )
 
 BY_NAME: dict[str, Metric] = {m.name: m for m in CATALOG}

@@ -20,6 +20,9 @@ import msgspec
 from exporter import catalog
 from exporter.adapters import ENTITY_TYPES, Adapter, build_adapter
 from exporter.attribution import Attributor
+from exporter.audit.chain import head_value
+from exporter.audit.relevance import AuditShape, audit_static
+from exporter.audit.writer import AuditWriter
 from exporter.dedupe import DedupeState, Deduplicator
 from exporter.event import GatewayEvent, Rejection
 from exporter.fields import FORMATS
@@ -57,6 +60,7 @@ class _Route(NamedTuple):
     model: str  # the model label
     team: str | None  # the spec team, for adoption timestamps; None for others
     folds: tuple[str, ...]  # labels the cardinality guard folded for this shape
+    audit: AuditShape | None = None  # set when the shape's requests go into the audit trail
 
 
 class Snapshot(msgspec.Struct, kw_only=True):
@@ -102,9 +106,11 @@ class Pipeline:
         recorder: Recorder,
         state: StateStore | None = None,
         clock: Callable[[], float] = time.time,
+        audit: AuditWriter | None = None,
     ) -> None:
         self.recorder = recorder
         self._state = state
+        self._audit = audit
         self._clock = clock
         self._lock = threading.Lock()
         self._first_seen: dict[str, float] = {}
@@ -113,6 +119,9 @@ class Pipeline:
         self._positions: dict[str, Any] = {}
         self._routes: dict[int, _Route] = {}
         self._folds: list[str] | None = None
+        # Called under the lock before each scrape renders: gauges read from outside the
+        # pipeline (the review verdict store) are brought up to date here.
+        self.before_scrape: list[Callable[[Recorder, Spec], None]] = []
         self._dedupe = Deduplicator(spec.ingest.dedupe_window_seconds, clock)
         admitted = self._restore()
         # After the restore, which carries the start time over with the counters: reports tell
@@ -124,6 +133,11 @@ class Pipeline:
         for result in ("success", "failure"):
             recorder.inc(catalog.EXPORTER_SPEC_RELOADS, (result,), 0.0)
         recorder.inc(catalog.EXPORTER_STATE_WRITE_FAILURES, (), 0.0)
+        if audit is not None:
+            recorder.inc(catalog.AUDIT_WRITE_FAILURES, (), 0.0)
+            audit.on_failure = self._count_audit_failure
+            audit.maintain()
+            self._publish_audit()
 
     # -- configuration -------------------------------------------------------------------
 
@@ -139,6 +153,8 @@ class Pipeline:
         # Spec teams not yet seen succeeding: the only ones whose records touch adoption state.
         self._adoption_pending = {t.name for t in spec.teams} - self._first_success.keys()
         self._dedupe.window = spec.ingest.dedupe_window_seconds
+        if self._audit is not None:
+            self._audit.retention_max_days = spec.audit.retention_max_days
         self._period: tuple[float, float] | None = None
         self._publish_spec_gauges()
 
@@ -196,6 +212,7 @@ class Pipeline:
             routes = self._routes
             price = self._prices.price
             count = self.recorder.count
+            audit = self._audit
             for index, raw in enumerate(records):
                 event = adapter(raw)
                 if type(event) is Rejection:
@@ -230,6 +247,9 @@ class Pipeline:
                     else:
                         cost, saved, unpriced = price(event, route.listed)
                     count(route.series, event, cost, saved, entities.values() if entities else ())
+                    if route.audit is not None:
+                        audit.append(event.timestamp, event.id, route.audit,  # type: ignore[union-attr]
+                                     entities.values() if entities else ())
                     if unpriced or route.folds or route.team in self._adoption_pending:
                         self._note_rare(route, event, unpriced)
                 except Exception:  # a bug must cost one record, never the exporter
@@ -273,15 +293,21 @@ class Pipeline:
         policy = self._policy.check(who.team, model, who.classification, event.outcome, guardrails)
         key = (who.team, who.app, model, bounds.provider(event.provider), bounds.operation(event.operation),
                event.outcome, "hit" if event.cache_hit else "miss")
+        entity_names = tuple(bounds.entity(name) for name in event.sensitive_entities)
         series = self.recorder.route(
             key,
             observed(event),
             guardrails=guardrails + policy.missing_guardrails,
-            entities=tuple(bounds.entity(name) for name in event.sensitive_entities),
+            entities=entity_names,
             violations=policy.violations,
         )
         self._folds = None
-        route = _Route(series, listed, model, who.team if who.known_team else None, tuple(folds))
+        audit = None if self._audit is None else audit_static(
+            fmt, key, guardrails + policy.missing_guardrails, policy.violations,
+            # Only the normalised entity types: an admitted odd type may be derived from record text.
+            tuple(name if name in ENTITY_TYPES else catalog.OTHER for name in entity_names),
+        )
+        route = _Route(series, listed, model, who.team if who.known_team else None, tuple(folds), audit)
         self._routes[shape] = route
         return route
 
@@ -305,6 +331,8 @@ class Pipeline:
         value Prometheus has seen can be lost by a crash right after."""
         with self._lock:
             self._refresh_period()
+            for hook in self.before_scrape:
+                hook(self.recorder, self.spec)
             self._save_locked()
             return self.recorder.render()
 
@@ -321,7 +349,40 @@ class Pipeline:
         with self._lock:
             return self._positions.get(key)
 
+    # -- audit trail ----------------------------------------------------------------------
+
+    def audit_tick(self) -> None:
+        """Every second: roll the audit file at midnight, write buffered lines, purge expired days."""
+        if self._audit is None:
+            return
+        with self._lock:
+            self._audit.maintain()
+            self._publish_audit()
+
+    def close_audit(self) -> None:
+        """At shutdown, after the last ingest: write and fsync the audit log."""
+        if self._audit is None:
+            return
+        with self._lock:
+            self._audit.close()
+            self._publish_audit()
+
+    def _publish_audit(self) -> None:
+        audit, rec = self._audit, self.recorder
+        assert audit is not None
+        rec.set(catalog.AUDIT_CHAIN_LENGTH, (), audit.written_seq)
+        rec.set(catalog.AUDIT_CHAIN_HEAD, (), head_value(audit.written_head))
+        if audit.last_write is not None:
+            rec.set(catalog.AUDIT_LAST_WRITE, (), audit.last_write)
+
+    def _count_audit_failure(self) -> None:
+        self.recorder.inc(catalog.AUDIT_WRITE_FAILURES, ())
+
     def _save_locked(self) -> None:
+        # Audit lines first: the chain length a scrape exposes must already be in the files.
+        if self._audit is not None:
+            self._audit.flush()
+            self._publish_audit()
         if self._state is None:
             return
         snapshot = Snapshot(

@@ -21,6 +21,8 @@ from typing import Any
 
 from exporter import catalog
 from exporter import spec as spec_model
+from exporter.audit import AuditWriter, verify
+from exporter.compliance import ComplianceFeed
 from exporter.pipeline import Pipeline
 from exporter.recorder import Recorder
 from exporter.runtime import tune_garbage_collector
@@ -28,10 +30,12 @@ from exporter.server import App, ExporterServer, Listen
 from exporter.spec import Spec, SpecError, spec_hash
 from exporter.state import StateStore
 from exporter.tail import FileTail
+from exporter.verdicts import VerdictGauges
 
 log = logging.getLogger("gatewatch.service")
 
 DRAIN_SECONDS = 10.0
+AUDIT_FLUSH_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,7 @@ class Options:
     otlp_endpoint: str | None = None
     otlp_interval: float = 15.0
     ingest_token_env: str | None = None
+    audit_dir: Path | None = None
 
 
 class _Signals:
@@ -93,7 +98,13 @@ def run(options: Options) -> int:
             max_series_per_metric=spec.ingest.cardinality.max_series_per_metric,
             token_usage_histogram=bool(options.otlp_endpoint),
         )
-        pipeline = Pipeline(spec, recorder=recorder, state=state)
+        audit = _audit_writer(options.audit_dir, spec)
+        pipeline = Pipeline(spec, recorder=recorder, state=state, audit=audit)
+        verdicts = VerdictGauges(state.directory if state is not None else None)
+        pipeline.before_scrape.append(verdicts.refresh)
+        if state is not None:
+            # The compliance report's headline, dropped into the state directory by reports compliance.
+            pipeline.before_scrape.append(ComplianceFeed(state.directory).publish)
         app = App(pipeline, token_env=options.ingest_token_env)
         server = _bind(options.listen, app)
         sink = _otlp_sink(options, pipeline)
@@ -111,6 +122,13 @@ def run(options: Options) -> int:
         threads.append(threading.Thread(
             target=_snapshot_loop, args=(pipeline, stop_snapshots), name="snapshots", daemon=True,
         ))
+    if audit is not None:
+        threads.append(threading.Thread(
+            target=_audit_loop, args=(pipeline, stop_snapshots), name="audit", daemon=True,
+        ))
+        threads.append(threading.Thread(
+            target=_verify_audit, args=(pipeline, audit), name="audit-verify", daemon=True,
+        ))
     for thread in threads:
         thread.start()
     for tail in tails:
@@ -122,6 +140,8 @@ def run(options: Options) -> int:
 
     while (signum := signals.wait()) == signal.SIGHUP:
         reload(options.spec_path, pipeline)
+        # SIGHUP also re-reads the review verdict store, whatever its modification time says.
+        pipeline.read(lambda rec: verdicts.refresh(rec, pipeline.spec, force=True))
     log.info("received %s; shutting down", signal.Signals(signum).name)
 
     if not app.drain(DRAIN_SECONDS):
@@ -131,6 +151,7 @@ def run(options: Options) -> int:
     for tail in tails:
         tail.stop()
     stop_snapshots.set()
+    pipeline.close_audit()
     pipeline.save()
     app.rejections.flush()
     if sink is not None:
@@ -167,6 +188,47 @@ def _state_store(directory: Path | None) -> StateStore | None:
     if not os.access(state.directory, os.W_OK | os.X_OK):
         raise StartupError(f"cannot write to the state directory {directory}")
     return state
+
+
+def _audit_writer(directory: Path | None, spec: Spec) -> AuditWriter | None:
+    if directory is None:
+        return None
+    try:
+        audit = AuditWriter(directory, retention_max_days=spec.audit.retention_max_days)
+    except OSError as err:
+        raise StartupError(f"cannot use the audit directory {directory}: {err.strerror or err}") from None
+    if not os.access(audit.directory, os.W_OK | os.X_OK):
+        raise StartupError(f"cannot write to the audit directory {directory}")
+    return audit
+
+
+def _audit_loop(pipeline: Pipeline, stop: threading.Event) -> None:
+    # Audit lines are written at least every second, besides every scrape and snapshot.
+    while not stop.wait(AUDIT_FLUSH_SECONDS):
+        try:
+            pipeline.audit_tick()
+        except Exception:
+            log.exception("audit log maintenance failed; the next round will retry")
+
+
+def _verify_audit(pipeline: Pipeline, audit: AuditWriter) -> None:
+    """Verify the chain as it was at start, off the main thread (a long log takes a while)."""
+    try:
+        result = verify(audit.directory, upto_seq=audit.recovered_seq or None)
+    except Exception:
+        log.exception("could not verify the audit log at start")
+        result = None
+    intact = result is not None and result.intact
+    pipeline.read(lambda rec: rec.set(catalog.AUDIT_CHAIN_VERIFIED, (), 1.0 if intact else 0.0))
+    if result is None:
+        return
+    if intact:
+        log.info("audit log verified: %d lines in %d files, chain intact", result.lines, result.files)
+        return
+    log.error("audit log chain broken: %d problem(s); run python -m reports audit verify %s",
+              len(result.problems), audit.directory)
+    for problem in result.problems[:20]:
+        log.error("audit: %s", problem)
 
 
 def _bind(listen: Listen, app: App) -> ExporterServer:
@@ -217,6 +279,9 @@ def _announce(options: Options, app: App, server: ExporterServer, spec: Spec, st
         log.info("tailing %s as %s records", path, fmt)
     if options.otlp_endpoint:
         log.info("pushing OTLP metrics every %.0f s", options.otlp_interval)
+    if options.audit_dir is not None:
+        log.info("audit log in %s (retention %d to %d days)", options.audit_dir, spec.audit.retention_min_days,
+                 spec.audit.retention_max_days)
     name = app.token_env
     if app.expected_token() is not None:
         log.info("ingest requires a bearer token (from $%s)", name)

@@ -104,6 +104,9 @@ class Guardrail(Strict, kw_only=True):
     aliases: tuple[str, ...] = ()
     kind: Literal["pii", "prompt_injection", "content_safety", "dlp", "other"] = "other"
     description: str = ""
+    # Share of reviewed blocks and flags judged false positives (fp / (tp + fp)) above which the
+    # guardrail is flagged for tuning; None takes review.default_max_false_positive_ratio.
+    max_false_positive_ratio: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None
 
 
 class Classification(Strict, kw_only=True):
@@ -284,6 +287,68 @@ class Collector(Strict, kw_only=True):
             raise ValueError("tenant is required for the mimir backend and only for it")
 
 
+class Review(Strict, kw_only=True):
+    """The weekly review of what guardrails blocked and flagged (reports review, docs/review.md)."""
+
+    default_max_false_positive_ratio: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.2
+    # Fewer decisive verdicts (true or false positive) than this say too little about a ratio.
+    min_reviewed: PositiveInt = 20
+    # The exporter's verdict counts cover the most recent reviewed weeks, so a tuned guardrail's
+    # ratio recovers once newer weeks are reviewed.
+    window_weeks: PositiveInt = 4
+
+    def tolerated_ratio(self, guardrail: Guardrail) -> float:
+        if guardrail.max_false_positive_ratio is not None:
+            return guardrail.max_false_positive_ratio
+        return self.default_max_false_positive_ratio
+
+
+# Evidence kinds a compliance control can name (reports/compliance.py evaluates each live), and
+# for each the unit of its threshold: a share in [0, 1], a count, or days.
+EVIDENCE_THRESHOLDS: dict[str, str] = {
+    "record_keeping": "days",
+    "guardrail_coverage": "share",
+    "attribution": "share",
+    "budget_owners": "count",
+    "runbooks": "count",
+    "unapproved_models": "count",
+    "model_inventory": "share",
+    "sensitive_followup": "share",
+    "violations_resolved": "share",
+    "false_positive_ratio": "share",
+}
+Evidence = Literal[
+    "record_keeping", "guardrail_coverage", "attribution", "budget_owners", "runbooks", "unapproved_models",
+    "model_inventory", "sensitive_followup", "violations_resolved", "false_positive_ratio",
+]
+# Control ids and frameworks become metric labels: bounded, lower-case, no spaces.
+ControlId = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_.-]{0,62}$")]
+
+
+class Control(Strict, kw_only=True):
+    id: ControlId
+    framework: Name
+    reference: str = ""  # the clause in the framework, e.g. "Art. 12(1)" or "CC7.2"
+    title: str
+    evidence: Evidence
+    # None takes the evidence kind's default (docs/compliance.md).
+    threshold: float | None = None
+
+
+class Compliance(Strict, kw_only=True):
+    controls: tuple[Control, ...] = ()
+
+
+class Audit(Strict, kw_only=True):
+    """The audit trail's retention (exporter --audit-dir, docs/audit.md), in days of day files."""
+
+    # Record-keeping rules set a floor (EU AI Act Art. 19: at least six months): no purge may
+    # remove a day file younger than this.
+    retention_min_days: PositiveInt = 180
+    # Data minimisation sets a ceiling: the exporter purges day files older than this once a day.
+    retention_max_days: PositiveInt = 400
+
+
 class Spec(Strict, kw_only=True):
     version: Literal[1]
     organization: Organization
@@ -298,6 +363,9 @@ class Spec(Strict, kw_only=True):
     slos: Slos = Slos()
     collector: Collector = Collector()
     finance: Finance = Finance()
+    audit: Audit = Audit()
+    compliance: Compliance = Compliance()
+    review: Review = Review()
 
     def team(self, name: str) -> Team:
         for team in self.teams:
@@ -419,6 +487,27 @@ def _cross_checks(spec: Spec) -> Iterable[tuple[str, str]]:
     yield from _alerting_checks(spec, team_names)
     yield from _slo_checks(spec)
     yield from _finance_checks(spec, team_names)
+    if spec.audit.retention_min_days > spec.audit.retention_max_days:
+        yield ("audit.retention_min_days",
+               f"expected at most audit.retention_max_days ({spec.audit.retention_max_days}), "
+               f"got {spec.audit.retention_min_days}")
+    yield from _compliance_checks(spec)
+
+
+def _compliance_checks(spec: Spec) -> Iterable[tuple[str, str]]:
+    controls = spec.compliance.controls
+    yield from _duplicates("compliance.controls", "id", [c.id for c in controls])
+    for i, control in enumerate(controls):
+        if control.threshold is None:
+            continue
+        unit, value = EVIDENCE_THRESHOLDS[control.evidence], control.threshold
+        where = f"compliance.controls[{i}].threshold"
+        if unit == "share" and not 0 <= value <= 1:
+            yield where, f"expected a share between 0 and 1 for evidence {control.evidence}, got {value:g}"
+        elif unit == "count" and (value < 0 or value != int(value)):
+            yield where, f"expected a whole number >= 0 for evidence {control.evidence}, got {value:g}"
+        elif unit == "days" and value < 1:
+            yield where, f"expected a number of days >= 1 for evidence {control.evidence}, got {value:g}"
 
 
 def _finance_checks(spec: Spec, team_names: list[str]) -> Iterable[tuple[str, str]]:

@@ -20,7 +20,7 @@ from exporter import spec
 from reports.periods import Period, from_args
 from reports.prometheus import PrometheusClient, ReportError
 
-COMMANDS = ("chargeback", "reconcile", "forecast", "savings", "digest")
+COMMANDS = ("chargeback", "reconcile", "forecast", "savings", "digest", "review", "audit", "access", "compliance")
 ERROR_EXIT = 2
 
 

@@ -1507,6 +1507,121 @@ ALERTS: dict[str, AlertDoc] = {
                 2. Send `SIGHUP` again; the reload counter's `success` series goes up.
                 """,
         ),
+        # --- The audit trail (alerts/platform.py, exporter --audit-dir, docs/audit.md) ------------
+        AlertDoc(
+            name="GenAIAuditChainBroken",
+            module="alerts/platform.py",
+            severity="critical",
+            audience="security",
+            team="platform",
+            labels=("instance",),
+            dashboard="overview",
+            panel="exporter-health",
+            escalation="security",
+            meaning="""
+                The exporter verified its audit log when it started and the hash chain is broken: a line was
+                edited, deleted or reordered, a line is not an audit line, or a day file is missing. Its log
+                says `audit log chain broken` followed by each problem (file, line, seq).
+                """,
+            impact="""
+                The audit log is the record-keeping evidence for guardrail findings, policy violations and
+                sensitive-data detections. Until the break is explained, it does not prove what happened
+                around the break. New lines are still written and chained.
+                """,
+            diagnosis="""
+                1. Which exporter, and when it restarted.
+                2. Run `python -m reports audit verify DIR --prometheus URL --instance INSTANCE` on its audit
+                   directory: every problem is named by file, line and seq.
+                3. Compare with the backups of the audit volume and with who had write access to it.
+                """,
+            queries=(
+                Query("Start-up verification per exporter (1 intact, 0 broken)", "genai_audit_chain_verified"),
+                Query("Chain length per exporter over the last day",
+                      "max by (instance) (max_over_time(genai_audit_chain_length[1d]))"),
+            ),
+            mitigation="""
+                1. Treat it as a possible security incident: preserve the directory as it is (copy it read-only)
+                   before anything else touches it.
+                2. Restore the damaged day files from backup if you have them and verify again; the alert
+                   resolves at the next start with an intact chain.
+                3. If the damage is explained (a disk fault, an operator's mistake), record the explanation with
+                   the verify output as evidence; the chain continues past the break.
+                """,
+            playbooks=("guardrail-bypass",),
+        ),
+        AlertDoc(
+            name="GenAIAuditChainShrunk",
+            module="alerts/platform.py",
+            severity="critical",
+            audience="security",
+            team="platform",
+            labels=("instance",),
+            dashboard="overview",
+            panel="exporter-health",
+            escalation="security",
+            meaning="""
+                The exporter's audit chain holds fewer lines than Prometheus recorded in the last week: lines
+                were cut from the end of the newest day file, the newest day files were deleted, or the whole
+                directory was replaced. Verifying the files alone cannot see this; Prometheus's record can.
+                """,
+            impact="""
+                Audit lines Prometheus saw written are gone: the security events they recorded are no longer
+                in the evidence.
+                """,
+            diagnosis="""
+                1. The highest length Prometheus recorded against the length now.
+                2. `python -m reports audit verify DIR --prometheus URL --instance INSTANCE` names the missing
+                   seq range and any line whose hash differs from the head Prometheus recorded.
+                """,
+            queries=(
+                Query("Chain length now and its maximum over the last 7 days",
+                      _tagged("when", (("now", "max by (instance) (genai_audit_chain_length)"),
+                                       ("max 7d", "max by (instance) (max_over_time(genai_audit_chain_length[7d]))")))),
+                Query("Chain head per exporter", "genai_audit_chain_head"),
+            ),
+            mitigation="""
+                1. Preserve the audit directory and the exporter's host logs; find who or what removed the files.
+                2. Restore the missing day files from backup and verify with `--prometheus`.
+                3. The alert resolves when the chain is at least as long as its recorded maximum again, or
+                   after 7 days; the Prometheus comparison keeps finding it for as long as Prometheus keeps data.
+                """,
+        ),
+        AlertDoc(
+            name="GenAIAuditChainStalled",
+            module="alerts/platform.py",
+            severity="warning",
+            audience="oncall",
+            team="platform",
+            labels=("instance",),
+            dashboard="overview",
+            panel="exporter-health",
+            escalation="oncall",
+            meaning="""
+                The exporter counts guardrail findings, policy violations or sensitive entities, but its audit
+                chain has not grown for 10 minutes: the events are not being written to the audit log.
+                """,
+            impact="""
+                Security events are missing from the record-keeping evidence while this lasts. The exporter
+                holds unwritten lines in memory (up to a bound) and writes them when the directory works again;
+                a restart now loses them.
+                """,
+            diagnosis="""
+                1. Write failures: the exporter's log says `could not write the audit log to DIR: REASON`.
+                2. The usual reasons: disk full, read-only volume, permissions changed, directory removed.
+                """,
+            queries=(
+                Query("Audit write failures per instance over the last 15 minutes",
+                      "sum by (instance) (increase(genai_audit_write_failures_total[15m]))"),
+                Query("Seconds since the last audit write", "time() - genai_audit_last_write_timestamp_seconds"),
+                Query("Guardrail findings per instance over the last 10 minutes",
+                      'sum by (instance) (increase(genai_guardrail_evaluations_total{result!="passed"}[10m]))'),
+            ),
+            mitigation="""
+                1. Free space or fix permissions on the audit volume; the next write (within a second)
+                   succeeds on its own and the chain grows again.
+                2. Do not restart the exporter until the chain grows: unwritten lines live only in its memory.
+                """,
+        ),
         # --- Meta-monitoring (alerts/meta.py) --------------------------------------------------
         AlertDoc(
             name="Watchdog",

@@ -46,6 +46,9 @@ def context(spec: Spec) -> dict[str, str]:
     card = spec.ingest.cardinality
     return {
         "org": spec.organization.name,
+        "review_window_weeks": str(spec.review.window_weeks),
+        "review_min_reviewed": str(spec.review.min_reviewed),
+        "review_default_ratio": number(spec.review.default_max_false_positive_ratio),
         "finance_contact": spec.organization.finance_contact,
         "bad": "|".join(catalog.BAD_OUTCOMES),
         "bad_list": code_list(catalog.BAD_OUTCOMES),

@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 
 from tests.paths import KONG_FIXTURE, LITELLM_FIXTURE
+from tests.support import drills
 from tests.support.processes import Exporter, read_jsonl, start_exporter
+
+DRILL_TABLE = "tests/test_drills.py::test_drill_row_holds"
 
 _LITELLM = read_jsonl(LITELLM_FIXTURE)
 _KONG = read_jsonl(KONG_FIXTURE)
@@ -42,3 +45,13 @@ def exporter_factory(tmp_path: Path) -> Iterator[Callable[..., Exporter]]:
     yield start
     for exporter in started:
         exporter.kill()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The drill table's tests last: they wait for the drills, which play while the rest runs."""
+    items.sort(key=lambda item: item.nodeid.startswith(DRILL_TABLE))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if any(item.nodeid.startswith(DRILL_TABLE) for item in session.items):
+        drills.start()

@@ -11,11 +11,13 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exporter import catalog
 from exporter.adapters import build_adapter
+from exporter.adapters._common import entity_name
 from exporter.batch import split_body
 from exporter.event import GatewayEvent, Rejection
 from exporter.fields import ATTRIBUTE_FIELDS
@@ -186,3 +188,14 @@ NDJSON = st.lists(json_values, max_size=4).map(lambda values: "\n".join(map(json
 def test_split_body_never_raises(body: bytes) -> None:
     records = split_body(body)
     assert records is None or all(isinstance(r, bytes) for r in records)
+
+
+@pytest.mark.parametrize(("raw", "name"), [
+    ("EMAIL_ADDRESS", "email"), ("EMAIL", "email"), ("US_SSN", "ssn"), ("Phone Number", "phone_number"),
+    ("MEDICAL-LICENSE", "medical"), ("CREDIT_DEBIT_CARD_NUMBER", "credit_card"), ("US_ITIN", "national_id"),
+    ("", "unknown"), ("SOMETHING_NEW", "unknown"),
+    # Data where a type name belongs never becomes a label value.
+    ("jane.canary@leak.example", "unknown"), ("10.1.2.3", "unknown"), ("enduser-canary-42", "unknown"),
+])
+def test_entity_type_names(raw: str, name: str) -> None:
+    assert entity_name(raw) == name

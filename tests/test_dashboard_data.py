@@ -42,8 +42,10 @@ from alerts.timescale import compress
 from alerts.yamlout import dump
 from dashboards.links import DASHBOARDS
 from dashboards.render import panel_queries
+from exporter import compliance
 from exporter.simulate import SimRecord, generate
 from exporter.spec import load
+from reports.review.importer import import_verdicts
 from tests.paths import EXAMPLE_SPEC, KONG_FIXTURE, LITELLM_FIXTURE
 from tests.support.processes import Exporter, read_jsonl, start_exporter
 from tests.support.prometheus import Prometheus, free_port
@@ -170,16 +172,46 @@ def _drive(exporter: Exporter, start: float) -> None:
         time.sleep(POST_EVERY)
 
 
+def _review_verdicts(directory: Path, state: Path) -> None:
+    """A week of review verdicts imported into the exporter's state directory, as security
+    operations would (reports review import): lakera-prompt-injection 15 true and 5 false
+    positives, 0.25 over 20 verdicts and above its 0.1, so flagged for tuning; presidio-pii 3, 1
+    and 1 ambiguous."""
+    verdicts = [("lakera-prompt-injection", "input", "true_positive")] * 15
+    verdicts += [("lakera-prompt-injection", "input", "false_positive")] * 5
+    verdicts += [("presidio-pii", "output", v) for v in ("true_positive",) * 3 + ("false_positive", "ambiguous")]
+    sheet = directory / "verdicts.csv"
+    sheet.parent.mkdir(parents=True, exist_ok=True)
+    rows = [f"rv-{i:016x},{verdict},{guardrail},{stage},2026-11-24T10:00:00.000Z"
+            for i, (guardrail, stage, verdict) in enumerate(verdicts)]
+    sheet.write_text("review_id,verdict,guardrail,stage,time\n" + "\n".join(rows) + "\n")
+    import_verdicts(sheet, state)
+
+
 def _has_series(prom: Prometheus, expr: str, at: float) -> bool:
     return bool(numbers(prom.query(expr, at)))
+
+
+def _compliance_headline(state: Path) -> None:
+    """What python -m reports compliance --state-dir leaves for the exporter: every control of the
+    spec, one status each, so the compliance panels have data."""
+    statuses = ("pass", "fail", "no_evidence")
+    now = time.time()
+    compliance.write(state, compliance.ComplianceResult(
+        generated_at=now - 3600, period_start=now - 31 * 86_400, period_end=now - 7200,
+        controls=tuple(compliance.ControlStatus(c.id, c.framework, statuses[i % 3])  # type: ignore[arg-type]
+                       for i, c in enumerate(SPEC.compliance.controls)),
+    ))
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("dashboard-data")
     rules = _rule_files()
+    _compliance_headline(root / "state")
     exporter = start_exporter(root / "exporter", "--state-dir", root / "state", log_level="info")
     try:
+        _review_verdicts(root / "review", root / "state")
         loaded = _prometheus(root / "loaded", f"127.0.0.1:{exporter.port}", rules)
         baseline = _prometheus(root / "baseline", f"127.0.0.1:{free_port()}", rules)
         with loaded, baseline:

@@ -1,7 +1,8 @@
-"""The drill machinery on the real stack (drills/): the sink's checks can fail; Alertmanager's timers
+"""The drills (drills/): the sink's checks and the table's verdicts can fail; Alertmanager's timers
 compress with the rules; a resolved incident sends a resolved notification; the same incident
-repeated inside the group interval sends no second page. The scenario table itself runs with
-`make drills` (docs/drills.md), not yet in this suite."""
+repeated inside the group interval sends no second page; and every row of the scenario table
+holds on the real stack (played in the background while the rest of the suite runs:
+tests/support/drills.py)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from typing import Any
 import pytest
 
 from drills import run
-from drills.sink import check
+from drills.scenarios import Expect, Scenario
+from drills.sink import Notification, check
 from drills.stack import Stack, compress_route, scale_timer
 from exporter import spec as spec_model
 from tests.paths import EXAMPLE_SPEC
+from tests.support import drills
 from tests.support.binaries import require
 
 SPEC = spec_model.load(EXAMPLE_SPEC)
@@ -80,6 +83,64 @@ def test_every_timer_in_the_route_tree_compresses() -> None:
     tree = {"group_wait": "30s", "receiver": "a", "routes": [{"repeat_interval": "7d", "matchers": ["x=\"y\""]}]}
     assert compress_route(tree, 60) == {"group_wait": "500ms", "receiver": "a",
                                         "routes": [{"repeat_interval": "10080s", "matchers": ["x=\"y\""]}]}
+
+
+# -- the table's verdicts (no binaries) ----------------------------------------------------------
+
+OUTAGE = Scenario("provider_outage", "provider_outage",
+                  expect=(Expect("GenAIProviderErrorsHigh", ("oncall-pager",), {"provider": "openai"}),),
+                  must_not_notify=("budget-search",),
+                  must_not_alert=(Expect("GenAITeamErrorsHigh", (), {"provider": "openai"}),),
+                  one_notification_per_group={"provider": "openai"})
+
+
+def notification(receiver: str, *names: str, status: str = "firing", group: dict[str, str] | None = None,
+                 problems: tuple[str, ...] = ()) -> Notification:
+    alerts = tuple({"status": status, "labels": {"alertname": n, "provider": "openai"}, "annotations": {}}
+                   for n in names)
+    return Notification(receiver, status, alerts, group or {"provider": "openai"}, 0.0, problems)
+
+
+def outcome(notifications: tuple[Notification, ...], notified: float | None = 6.0, exists: bool = True) -> run.Outcome:
+    detection = run.Detection(OUTAGE.expect[0], 5.0, {"oncall-pager": notified}, "https://x/y.md", exists)
+    return run.Outcome(OUTAGE, 60.0, (detection,), notifications)
+
+
+PAGE = notification("oncall-pager", "GenAIProviderErrorsHigh")
+
+
+@pytest.mark.parametrize(("verdict", "expected"), [
+    (outcome((PAGE,)), []),
+    (outcome((), notified=None), ["GenAIProviderErrorsHigh never reached oncall-pager",
+                                  "0 firing notifications for {'provider': 'openai'}, expected one"]),
+    (outcome((PAGE,), exists=False), ["GenAIProviderErrorsHigh: runbook https://x/y.md is not a rendered page"]),
+    (outcome((PAGE, notification("budget-search", "GenAIBudgetThreshold", group={"team": "search"}))),
+     ["budget-search was notified of GenAIBudgetThreshold"]),
+    (outcome((PAGE, notification("oncall-pager", "GenAIProviderErrorsHigh", "GenAITeamErrorsHigh"))),
+     ["GenAITeamErrorsHigh reached oncall-pager (should be inhibited)",
+      "2 firing notifications for {'provider': 'openai'}, expected one"]),
+    (outcome((PAGE, notification("oncall-pager", "GenAIProviderErrorsHigh", status="resolved"))), []),
+    (outcome((notification("oncall-pager", "GenAIProviderErrorsHigh", problems=("x: no team label",)),)),
+     ["sink: oncall-pager: x: no team label"]),
+], ids=["holds", "never notified", "runbook missing", "forbidden receiver", "not inhibited", "resolved is no page",
+        "sink problem"])
+def test_a_row_holds_only_when_every_part_of_it_does(verdict: run.Outcome, expected: list[str]) -> None:
+    assert list(run.failures(verdict)) == expected
+
+
+# -- the scenario table on the real stack --------------------------------------------------------
+
+@pytest.mark.binaries
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [s.name for s in drills.SCENARIOS])
+def test_drill_row_holds(name: str) -> None:
+    played = drills.outcomes()[name]
+    assert not played.skipped, played.skipped
+    assert played.holds, "\n" + run.table([played])
+    # Every page-worthy drill was detected and its runbook is the one the alert links to.
+    for detection in played.detections:
+        assert detection.fired_after is not None
+        assert detection.runbook_url.endswith(f"/{detection.expect.alert}.md")
 
 
 # -- the drills on the real stack ---------------------------------------------------------------

@@ -75,7 +75,8 @@ def test_runaway_loop_needs_an_hour_of_the_apps_history() -> None:
     (loop,) = rules("GenAIRunawayLoop")
     assert loop.expr == (
         "(\n"
-        "  team_app:genai_requests_forwarded:rate5m > 10 * avg_over_time(team_app:genai_requests_forwarded:rate1h[1d])\n"
+        "  team_app:genai_requests_forwarded:rate5m"
+        " > 10 * avg_over_time(team_app:genai_requests_forwarded:rate1h[1d])\n"
         "  and\n"
         "  team_app:genai_requests_forwarded:rate5m > 1\n"
         ")\n"

@@ -12,8 +12,12 @@ from alerts import meta, platform
 from exporter.spec import spec_hash
 from tests.test_rules_provider import SPEC, assert_every_selector_is_known, assert_promtool_proves, rules_of
 
+# Tampering with the audit trail is a security matter; everything else here pages on-call.
+AUDIT_SECURITY_ALERTS = ("GenAIAuditChainBroken", "GenAIAuditChainShrunk")
 
-# The catalogue of issue 3: every platform and meta alert pages on-call as team platform.
+
+# The catalogue of issue 3 (and the audit chain's, issue 7): every platform and meta alert is
+# team platform, on-call unless it is about tampering with the audit trail.
 @pytest.mark.parametrize(("module", "name", "severity", "for_", "panel"), [
     (platform, "GenAIExporterDown", "critical", "3m", "exporter-health"),
     (platform, "GenAITelemetryStale", "critical", "5m", "freshness"),
@@ -22,6 +26,9 @@ from tests.test_rules_provider import SPEC, assert_every_selector_is_known, asse
     (platform, "GenAISpecOutOfStep", "warning", "15m", "exporter-health"),
     (platform, "GenAIStateWriteFailing", "warning", "10m", "exporter-health"),
     (platform, "GenAISpecReloadFailed", "warning", "", "exporter-health"),
+    (platform, "GenAIAuditChainStalled", "warning", "5m", "exporter-health"),
+    (platform, "GenAIAuditChainBroken", "critical", "", "exporter-health"),
+    (platform, "GenAIAuditChainShrunk", "critical", "", "exporter-health"),
     (meta, "Watchdog", "info", "", "firing-alerts"),
     (meta, "AlertmanagerNotificationsFailing", "critical", "10m", "firing-alerts"),
     (meta, "PrometheusRuleFailures", "critical", "5m", "firing-alerts"),
@@ -31,7 +38,8 @@ def test_platform_and_meta_alerts_are_the_catalogued_ones(
     module: ModuleType, name: str, severity: str, for_: str, panel: str
 ) -> None:
     rule = rules_of(module)[name]
-    assert (rule.severity, rule.audience, rule.team, rule.for_) == (severity, "oncall", "platform", for_)
+    audience = "security" if name in AUDIT_SECURITY_ALERTS else "oncall"
+    assert (rule.severity, rule.audience, rule.team, rule.for_) == (severity, audience, "platform", for_)
     assert (rule.dashboard, rule.panel) == ("overview", panel)
 
 
@@ -50,6 +58,14 @@ def test_platform_and_meta_alerts_are_the_catalogued_ones(
      "sum by (instance) (increase(genai_exporter_state_write_failures_total[10m])) > 0"),
     (platform, "GenAISpecReloadFailed",
      'sum by (instance) (increase(genai_exporter_spec_reloads_total{result="failure"}[15m])) > 0'),
+    (platform, "GenAIAuditChainBroken", "min by (instance) (genai_audit_chain_verified) == 0"),
+    (platform, "GenAIAuditChainShrunk",
+     "max by (instance) (genai_audit_chain_length)\n< max by (instance) (max_over_time(genai_audit_chain_length[7d]))"),
+    (platform, "GenAIAuditChainStalled",
+     'sum by (instance) (increase(genai_guardrail_evaluations_total{result!="passed"}[10m])) > 0\nor\n'),
+    (platform, "GenAIAuditChainStalled", "sum by (instance) (increase(genai_sensitive_entities_total[10m])) > 0\n"),
+    (platform, "GenAIAuditChainStalled",
+     "and on (instance)\nmax by (instance) (changes(genai_audit_chain_length[10m])) == 0"),
     (meta, "Watchdog", "vector(1)"),
     (meta, "AlertmanagerNotificationsFailing",
      "sum by (integration) (increase(alertmanager_notifications_failed_total"),

@@ -49,6 +49,7 @@ CATALOGUE: dict[str, tuple[str, str, str, str]] = {
     "GenAIUnapprovedModelUse": ("security", "unapproved-models", "security", "team"),
     "GenAIClassificationBreach": ("security", "policy-violations", "security", "team"),
     "GenAIAppVolumeAnomaly": ("security", "app-volume", "security", "team"),
+    "GenAIGuardrailNeedsTuning": ("security", "review-fp-ratio", "security", "platform"),
     "GenAIExporterDown": ("overview", "exporter-health", "oncall", "platform"),
     "GenAITelemetryStale": ("overview", "freshness", "oncall", "platform"),
     "GenAIRecordsRejected": ("overview", "rejected-records", "oncall", "platform"),
@@ -56,6 +57,9 @@ CATALOGUE: dict[str, tuple[str, str, str, str]] = {
     "GenAISpecOutOfStep": ("overview", "exporter-health", "oncall", "platform"),
     "GenAIStateWriteFailing": ("overview", "exporter-health", "oncall", "platform"),
     "GenAISpecReloadFailed": ("overview", "exporter-health", "oncall", "platform"),
+    "GenAIAuditChainBroken": ("overview", "exporter-health", "security", "platform"),
+    "GenAIAuditChainShrunk": ("overview", "exporter-health", "security", "platform"),
+    "GenAIAuditChainStalled": ("overview", "exporter-health", "oncall", "platform"),
     "Watchdog": ("overview", "firing-alerts", "oncall", "platform"),
     "AlertmanagerNotificationsFailing": ("overview", "firing-alerts", "oncall", "platform"),
     "PrometheusRuleFailures": ("overview", "firing-alerts", "oncall", "platform"),
@@ -80,6 +84,8 @@ RECORDING_RULES = frozenset({
     *(f"slo:sli_error:ratio_rate{w}" for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")),
     "team:genai_cost_usd:increase1h",
     "team:genai_cost_usd:month_to_date",
+    "guardrail:genai_review_false_positive:ratio",
+    "guardrail:genai_review_decisive_verdicts:max",
 })
 
 ALERT_SECTIONS = ["Meaning", "Impact", "Diagnosis", "Mitigation", "Escalation"]
@@ -142,7 +148,7 @@ def test_page_facts_match_the_catalogue(name: str) -> None:
     assert (doc.dashboard, doc.panel, doc.audience, doc.team) == (dashboard, panel, audience, team)
 
 
-RULE_MODULES = ("slo", "cost", "provider", "security", "platform", "meta")
+RULE_MODULES = ("slo", "cost", "provider", "security", "platform", "meta", "review")
 
 
 def _generated_alerts() -> tuple[dict[str, Any], set[str]]:

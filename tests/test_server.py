@@ -10,6 +10,7 @@ import gzip
 import http.client
 import json
 import logging
+import re
 import socket
 import threading
 import uuid
@@ -600,6 +601,9 @@ def test_no_planted_secret_or_identity_reaches_metrics_state_logs_or_responses(
     assert "DEBUG" in log
     for planted in PLANTED:
         assert planted not in exposition, f"{planted!r} in /metrics"
+        # Nor disguised: label values are normalised to lower snake case in places.
+        snake = re.sub(r"[^a-z0-9_]", "_", planted.lower())
+        assert snake not in exposition, f"{planted!r} in /metrics as {snake!r}"
         assert planted not in log, f"{planted!r} in the exporter log"
         for answer in answers:
             assert planted.encode() not in answer, f"{planted!r} in a response"

@@ -66,6 +66,10 @@ BROKEN = [
     ("      pagerduty: {routing_key_file: /etc/alertmanager/secrets/pagerduty-routing-key}",
      "      pagerduty: {routing_key_file: /etc/alertmanager/secrets/pagerduty-routing-key}\n"
      "      email: {to: oncall@northwind.example}", "alerting.receivers[0]", "exactly one of email"),
+    # the audit trail's retention: a minimum above the maximum could never be honoured
+    ("  retention_min_days: 180", "  retention_min_days: 401", "audit.retention_min_days",
+     "expected at most audit.retention_max_days (400), got 401"),
+    ("  retention_max_days: 400", "  retention_max_days: 0", "audit.retention_max_days", "expected int >= 1"),
 ]
 
 
@@ -137,3 +141,4 @@ def test_generate_refuses_a_broken_spec_and_writes_nothing(tmp_path, old: str, n
     assert message in run.stderr
     assert str(broken) in run.stderr
     assert not out.exists()
+

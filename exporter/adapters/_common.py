@@ -91,40 +91,53 @@ def error_code(value: object) -> int:
     return 0
 
 
-# Entity types as the PII engines name them, folded to one name each so that Presidio's
-# EMAIL_ADDRESS and Kong's EMAIL count together. Keys are already normalised (lower snake case).
+# Entity types as the PII engines (Presidio, Kong's AI sanitizer, AWS Bedrock guardrails, Lakera)
+# name them, folded to one name each so that Presidio's EMAIL_ADDRESS and Kong's EMAIL count
+# together. Keys are already normalised (lower snake case). A name outside this table is counted
+# as ``unknown``: the entity label is a closed set, because a type name is record data, and a
+# gateway that puts an address, an email or a user's id there must not make it a label value.
 _ENTITY_SYNONYMS = {
-    "email": "email",
-    "email_address": "email",
-    "phone": "phone_number",
-    "phone_number": "phone_number",
-    "credit_card": "credit_card",
-    "credit_card_number": "credit_card",
-    "us_ssn": "ssn",
-    "ssn": "ssn",
-    "ip": "ip_address",
-    "ip_address": "ip_address",
-    "person": "person",
-    "name": "person",
-    "iban": "iban",
-    "iban_code": "iban",
-    "location": "location",
-    "address": "location",
+    "email": "email", "email_address": "email",
+    "phone": "phone_number", "phone_number": "phone_number",
+    "credit_card": "credit_card", "credit_card_number": "credit_card", "creditcard": "credit_card",
+    "credit_debit_card_number": "credit_card", "credit_debit_card_cvv": "credit_card",
+    "credit_debit_card_expiry": "credit_card",
+    "us_ssn": "ssn", "ssn": "ssn", "us_social_security_number": "ssn",
+    "ip": "ip_address", "ip_address": "ip_address",
+    "person": "person", "name": "person",
+    "iban": "iban", "iban_code": "iban", "international_bank_account_number": "iban",
+    "location": "location", "address": "location",
+    "url": "url", "domain": "url",
+    "date_time": "date_time", "age": "date_time",
+    "us_bank_number": "bank_account", "bank": "bank_account", "bank_account": "bank_account",
+    "swift_code": "bank_account", "pin": "bank_account",
+    "us_passport": "passport", "us_passport_number": "passport", "passport": "passport",
+    "us_driver_license": "driver_license", "driver_id": "driver_license", "driver_license": "driver_license",
+    "license_plate": "driver_license", "vehicle_identification_number": "driver_license",
+    "medical_license": "medical", "uk_nhs": "medical", "medical": "medical",
+    "us_itin": "national_id", "uk_nino": "national_id", "es_nif": "national_id", "it_fiscal_code": "national_id",
+    "sg_nric_fin": "national_id", "au_tfn": "national_id", "au_abn": "national_id", "in_pan": "national_id",
+    "in_aadhaar": "national_id", "crn": "national_id", "national_id": "national_id",
+    "nrp": "nrp", "crypto": "crypto",
+    "username": "credentials", "password": "credentials", "aws_access_key": "credentials",
+    "aws_secret_key": "credentials", "api_key": "credentials", "credentials": "credentials",
+    "mac_address": "mac_address",
 }
-# The folded names, in a stable order: what the metric's entity label is known to carry.
-ENTITY_TYPES = tuple(dict.fromkeys(_ENTITY_SYNONYMS.values()))
+UNKNOWN_ENTITY = "unknown"
+# The folded names, in a stable order: every value the metric's entity label can carry.
+ENTITY_TYPES = (*dict.fromkeys(_ENTITY_SYNONYMS.values()), UNKNOWN_ENTITY)
 _ENTITY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
-ENTITY_NAME_MAX = 40
 _entity_cache: dict[str, str] = {}
 _ENTITY_CACHE_MAX = 4096  # entity names come from records: cap what they can make us remember
 
 
 def entity_name(raw: str) -> str:
-    """Normalise a PII entity type: lower snake case, synonyms folded, at most 40 characters."""
+    """A PII entity type folded to one of ENTITY_TYPES: lower snake case, synonyms folded,
+    ``unknown`` for anything else."""
     name = _entity_cache.get(raw)
     if name is None:
-        name = "".join(c if c in _ENTITY_CHARS else "_" for c in raw.lower())
-        name = _ENTITY_SYNONYMS.get(name, name)[:ENTITY_NAME_MAX] or "unknown"
+        snake = "".join(c if c in _ENTITY_CHARS else "_" for c in raw.strip().lower())
+        name = _ENTITY_SYNONYMS.get(snake, UNKNOWN_ENTITY)
         if len(_entity_cache) < _ENTITY_CACHE_MAX:
             _entity_cache[raw] = name
     return name
