@@ -172,7 +172,10 @@ def _measure(stack: Stack, scenario: Scenario, traffic: Traffic, start: float) -
         time.sleep(POLL)
     resolved_after = None
     if scenario.resolve and done_at is not None:
-        traffic.calm()
+        if scenario.action == KILL_EXPORTER:
+            stack.restart_exporter()
+        else:
+            traffic.calm()
         calm_at = time.time()
         while time.time() < calm_at + scenario.observe and resolved_after is None:
             received = [n for n in stack.sink.received() if n.received_at >= armed_at]
@@ -271,6 +274,8 @@ def table(outcomes: Sequence[Outcome]) -> str:
             rows.append(f"| {name} | not yet | — | — | — | — | — | — | not yet: {o.scenario.not_yet} |")
             continue
         verdict = "yes" if o.holds else "NO: " + "; ".join(dict.fromkeys(o.failures))
+        if o.resolved_after is not None:
+            verdict += f" (resolved notification {_seconds(o.resolved_after, o.factor)} after the incident ended)"
         if o.inhibited:
             verdict += f" (fired in Prometheus, inhibited in Alertmanager: {', '.join(o.inhibited)})"
         if not o.detections:

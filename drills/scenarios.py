@@ -94,8 +94,9 @@ def scenarios(spec: Spec) -> tuple[Scenario, ...]:
         Scenario("latency_degradation", "latency_degradation",
                  # 14.4x burn of a 5 % budget is 72 % of the [1h] window slow: ~45 s at factor 60.
                  expect=(Expect("GenAITTFTSLOPage", (oncall,), ttft_slo),), observe=80.0),
+        # Restarted once on-call heard: the page must resolve, through the whole chain.
         Scenario("exporter_killed", "normal", action=KILL_EXPORTER,
-                 expect=(Expect("GenAIExporterDown", (oncall,)),)),
+                 expect=(Expect("GenAIExporterDown", (oncall,)),), resolve=True),
     )
 
 

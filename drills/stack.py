@@ -157,6 +157,8 @@ class Stack:
         self.spec_path = spec_path
         self.factor = factor
         self.runbooks_dir = workdir / "runbooks"
+        self.state_dir = workdir / "exporter-state"
+        self.audit_dir = workdir / "audit"
         self.sink = Sink(spec.organization.runbook_base_url, self.runbooks_dir)
         self.exporter: subprocess.Popen[bytes] | None = None
         self.exporter_url = ""
@@ -209,14 +211,14 @@ class Stack:
             tail = self._log(name).read_text(errors="replace")[-3000:]
             raise RuntimeError(f"{name} exited:\n{tail}")
 
-    def _start_exporter(self) -> None:
-        self.exporter = self._spawn("exporter", [
-            sys.executable, "-m", "exporter", "--spec", str(self.spec_path), "--listen", "127.0.0.1:0",
-            "--log-level", "info"])
+    def _start_exporter(self, listen: str = "127.0.0.1:0", name: str = "exporter") -> None:
+        self.exporter = self._spawn(name, [
+            sys.executable, "-m", "exporter", "--spec", str(self.spec_path), "--listen", listen,
+            "--state-dir", str(self.state_dir), "--audit-dir", str(self.audit_dir), "--log-level", "info"])
 
         def listening() -> bool:
-            self._alive("exporter", self.exporter)
-            found = _LISTENING.search(self._log("exporter").read_text(errors="replace"))
+            self._alive(name, self.exporter)
+            found = _LISTENING.search(self._log(name).read_text(errors="replace"))
             if found:
                 self.exporter_url = f"http://127.0.0.1:{found.group(2)}"
             return found is not None
@@ -319,6 +321,10 @@ class Stack:
     def kill_exporter(self) -> None:
         """SIGKILL, like a crash or an OOM kill."""
         _stop(self.exporter, kill=True)
+
+    def restart_exporter(self) -> None:
+        """Start the exporter again on its old port, from its state directory, as a supervisor would."""
+        self._start_exporter(listen=self.exporter_url.removeprefix("http://"), name="exporter-restarted")
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         url = f"{self.prometheus_url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"

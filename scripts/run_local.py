@@ -74,6 +74,8 @@ def run_stack(spec: spec_model.Spec, args: argparse.Namespace) -> int:
             f"  Alertmanager   {stack.alertmanager_url}   (receivers print here)\n"
             f"  simulator      scenario {args.scenario}, {args.rate} records/s\n"
             f"  runbooks       {workdir / 'runbooks'}   generated build: {ROOT / 'build'}\n"
+            f"  audit trail    {stack.audit_dir}   (python -m reports audit verify {stack.audit_dir})\n"
+            f"  exporter state {stack.state_dir}   (review verdicts and compliance results go here)\n"
             "Ctrl-C stops everything.\n",
             flush=True,
         )
