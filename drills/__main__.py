@@ -22,7 +22,7 @@ def parser(names: list[str]) -> argparse.ArgumentParser:
     p.add_argument("--time-scale", type=float, default=run.FACTOR, metavar="N",
                    help="divide every rule window, offset and for, and Alertmanager's group_wait, "
                         "group_interval and repeat_interval by N (default: %(default)g; keep 5m / N "
-                        "at a few 1 s scrapes)")
+                        "at several 250 ms scrapes)")
     p.add_argument("--parallel", type=int, default=run.PARALLEL, metavar="N",
                    help="drills at once, each on its own stack (default: %(default)s)")
     return p

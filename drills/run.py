@@ -25,7 +25,7 @@ from exporter.simulate import SimRecord, generate
 from exporter.simulate.post import Poster, run
 from exporter.spec import Spec
 
-FACTOR = 60.0     # 5m windows -> 5 s (five 1 s scrapes), 1h -> 60 s, 1d -> 24 min
+FACTOR = 60.0     # 5m windows -> 5 s (twenty 250 ms scrapes), 1h -> 60 s, 1d -> 24 min
 RATE = 10.0       # ordinary records per second
 PARALLEL = 3
 POLL = 0.25
