@@ -250,3 +250,11 @@ def test_no_model_is_a_rejection() -> None:
     record = base()
     record["ai"]["proxy"]["meta"] = {"provider_name": "openai"}
     assert adapt(record) == Rejection("no model: expected ai.proxy.meta.request_model or response_model")
+
+
+@pytest.mark.parametrize(("status", "upstream", "ttft"), [(200, 200, 0.631), (502, 502, None), (504, 504, None)])
+def test_time_to_first_token_only_for_an_answer(status: int, upstream: int, ttft: float | None) -> None:
+    # The first record reports time_to_first_token 631 ms; a failed request had no first token.
+    event = adapt(with_status(status, upstream))
+    assert isinstance(event, GatewayEvent)
+    assert event.ttft_seconds == ttft

@@ -384,7 +384,8 @@ def build(paths: frozenset[str]) -> Adapter:
                 usage.cost if usage.cost is not None else usage.cost_request,  # reported_cost_usd
                 None,  # reported_cache_saved_usd: Kong reports none
                 latency / 1000 if latency is not None else None,  # duration_seconds
-                ttft / 1000 if ttft else None,  # ttft_seconds
+                # A failed request had no first token of an answer, whatever Kong timed.
+                ttft / 1000 if ttft and outcome == "success" else None,  # ttft_seconds
                 guardrails,  # guardrails
                 entities,  # sensitive_entities
             )
