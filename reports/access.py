@@ -246,7 +246,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                         help="per-query timeout (default 30)")
     cli.add_period_arguments(parser)
     parser.add_argument("--out", type=Path, metavar="PREFIX",
-                        help="write PREFIX.md and PREFIX.csv (default: Markdown on stdout)")
+                        help="write PREFIX.md and PREFIX.csv (default or '-': Markdown on stdout)")
     parser.add_argument("--previous", type=Path, metavar="OLD.csv",
                         help="a previous matrix CSV: print what changed since")
     actions = parser.add_subparsers(dest="action", metavar="diff")
@@ -269,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
     text = to_csv(matrix)
     changes = diff(previous, read_csv(text)) if previous is not None else None
     markdown = to_markdown(matrix, changes)
-    if args.out is None:
+    if args.out is None or str(args.out) == "-":
         sys.stdout.write(markdown)
         return 0
     cli.write_output(markdown, Path(f"{args.out}.md"))

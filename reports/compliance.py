@@ -229,11 +229,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--format", type=_formats, default=("md",), metavar="md,html,json",
                         help="output formats, comma-separated (default md)")
     parser.add_argument("--out", type=Path, metavar="PREFIX",
-                        help="write PREFIX.<format> for each format (default: stdout, one format only)")
+                        help="write PREFIX.<format> for each format (default or '-': stdout, one format only)")
 
 
 def run(args: argparse.Namespace) -> int:
     formats: tuple[str, ...] = args.format
+    if args.out is not None and str(args.out) == "-":
+        args.out = None  # '-' is stdout, as for the other reports
     if args.out is None and len(formats) > 1:
         raise ReportError("several formats need --out PREFIX (one file per format)")
     period = cli.period_of(args)

@@ -328,6 +328,17 @@ def test_cli_exit_status_files_and_headline(prometheus: Prometheus, tmp_path: Pa
     assert stored.period_end == OCT + 31 * DAY
 
 
+@pytest.mark.parametrize("out", [[], ["--out", "-"]], ids=["no --out", "--out -"])
+def test_one_format_goes_to_stdout(prometheus: Prometheus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str], out: list[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["compliance", "--prometheus", prometheus.url, "--spec", str(EXAMPLE_SPEC), "--month", "2026-10",
+                     "--build-dir", str(tmp_path / "no-build"), "--format", "json", *out])
+    assert code == 1
+    assert json.loads(capsys.readouterr().out)["report"]["period"]["start"].startswith("2026-10-01")
+    assert list(tmp_path.iterdir()) == []  # no file named '-.json'
+
+
 def test_cli_error_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = cli.main(["compliance", "--prometheus", "http://127.0.0.1:9", "--spec", str(EXAMPLE_SPEC),
                      "--month", "2026-10", "--timeout", "2"])
