@@ -52,11 +52,10 @@ class Outcome:
     # Alerts that must stay inhibited and did fire in Prometheus: the inhibition was put to the test.
     inhibited: tuple[str, ...] = ()
     failures: tuple[str, ...] = ()
-    skipped: str = ""
 
     @property
     def holds(self) -> bool:
-        return not self.failures and not self.skipped
+        return not self.failures
 
 
 # -- traffic -----------------------------------------------------------------------------------
@@ -130,8 +129,6 @@ def _notified(notifications: Sequence[Notification], receiver: str, expect: Expe
 
 def drill(spec: Spec, spec_path: Path, scenario: Scenario, workdir: Path, factor: float = FACTOR) -> Outcome:
     """Play one scenario on a fresh stack and measure it."""
-    if scenario.not_yet:
-        return Outcome(scenario, factor, skipped=scenario.not_yet)
     with Stack(workdir, spec, spec_path, factor, history_rate=RATE if scenario.history else None) as stack:
         start = time.time()
         total = scenario.baseline + scenario.observe * 3 + 60.0
@@ -270,9 +267,6 @@ def table(outcomes: Sequence[Outcome]) -> str:
             "|---|---|---|---|---|---|---|---|---|"]
     for o in outcomes:
         name = f"`{o.scenario.name}`"
-        if o.skipped:
-            rows.append(f"| {name} | not yet | — | — | — | — | — | — | not yet: {o.scenario.not_yet} |")
-            continue
         verdict = "yes" if o.holds else "NO: " + "; ".join(dict.fromkeys(o.failures))
         if o.resolved_after is not None:
             verdict += f" (resolved notification {_seconds(o.resolved_after, o.factor)} after the incident ended)"

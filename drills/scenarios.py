@@ -40,13 +40,11 @@ class Scenario:
     one_notification_per_group: Mapping[str, str] | None = None  # e.g. {"provider": "openai"}
     baseline: float = 70.0
     observe: float = 40.0
-    page_worthy: bool = True
     resolve: bool = False                        # end the incident and wait for the resolved notification
     # Drill seconds to keep watching once every expected receiver heard: late or extra pages show,
     # and alerts that must stay inhibited get the time their own ``for`` needs to fire in Prometheus.
     settle: float = 6.0
     history: bool = False                        # backfill a week of ordinary traffic first (drills/history.py)
-    not_yet: str = ""                            # why the drill does not run yet; empty when it does
 
 
 def receivers(spec: Spec) -> tuple[str, ...]:
@@ -71,14 +69,14 @@ def scenarios(spec: Spec) -> tuple[Scenario, ...]:
     return (
         # A healthy hour of real time: only the dead-man's switch hears anything.
         Scenario("normal", "normal", must_not_notify=tuple(r for r in receivers(spec) if r != deadman),
-                 observe=60.0, page_worthy=False),
+                 observe=60.0),
         Scenario("provider_outage", "provider_outage",
                  expect=(Expect("GenAIProviderErrorsHigh", (oncall,), provider),),
                  must_not_alert=inhibited_by_outage, one_notification_per_group=provider,
                  must_not_notify=budget_owners, settle=20.0),
         Scenario("cost_runaway", "cost_runaway",
                  expect=(Expect("GenAICostAnomaly", (runaway_owner,), {"team": aims.runaway_team}),),
-                 must_not_notify=(oncall,), page_worthy=False, history=True),
+                 must_not_notify=(oncall,), history=True),
         Scenario("runaway_loop", "runaway_loop",
                  expect=(Expect("GenAIRunawayLoop", (team_receivers[loop_team], oncall), {"app": aims.loop_app}),),
                  baseline=70.0),
