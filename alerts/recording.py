@@ -60,7 +60,6 @@ TEAM_APP_REQUESTS_RATE1H = "team_app:genai_requests:rate1h"
 # wave or a team over its quota repeats requests too, but costs nothing and is someone else's alert.
 TEAM_APP_FORWARDED_RATE5M = "team_app:genai_requests_forwarded:rate5m"
 TEAM_APP_FORWARDED_RATE1H = "team_app:genai_requests_forwarded:rate1h"
-STOPPED_AT_GATEWAY = ("guardrail_blocked", "quota_exceeded")
 TEAM_MODEL_PROMPT_MODAL_SHARE = "team_model:genai_prompt_tokens:modal_share5m"
 SLI_REQUESTS_RATE5M = "slo:sli_requests:rate5m"
 SLI_ERRORS_RATE5M = "slo:sli_errors:rate5m"
@@ -79,7 +78,7 @@ def _rate(level: str, by: str, metric: str, *, window: str = "5m", selector: str
 def _requests() -> tuple[RecordingRule, ...]:
     requests = catalog.REQUESTS.name
     bad = f'{{outcome=~"{BAD}"}}'
-    forwarded = f'{{outcome!~"{"|".join(STOPPED_AT_GATEWAY)}"}}'
+    forwarded = f'{{outcome!~"{"|".join(catalog.STOPPED_AT_GATEWAY)}"}}'
     return (
         _rate("team_model_provider", "team, model, provider", requests),
         _rate("team_model_provider_outcome", "team, model, provider, outcome", requests),

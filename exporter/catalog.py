@@ -57,6 +57,9 @@ OUTCOMES = (
 )
 BAD_OUTCOMES = ("provider_error", "gateway_error", "timeout", "rate_limited")
 NEUTRAL_OUTCOMES = ("client_error", "quota_exceeded", "guardrail_blocked")
+# Outcomes where the gateway stopped the request before any provider saw it: it cost nothing,
+# and no guardrail could be bypassed on it.
+STOPPED_AT_GATEWAY = ("guardrail_blocked", "quota_exceeded")
 
 TOKEN_TYPES = ("input", "output", "cached_input", "reasoning")
 GUARDRAIL_STAGES = ("input", "output")

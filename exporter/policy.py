@@ -9,13 +9,13 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass
 
+from exporter import catalog
 from exporter.spec import Spec
 
 # A required guardrail counts as having run when it reached one of these verdicts.
 # failed_closed stopped the request, so nothing was bypassed; failed_open let it through unchecked.
 _RAN = frozenset({"passed", "blocked", "masked", "flagged", "failed_closed"})
-# Outcomes where the request never reached a provider, so no guardrail could be bypassed.
-_NOT_SENT = frozenset({"quota_exceeded", "guardrail_blocked"})
+_NOT_SENT = frozenset(catalog.STOPPED_AT_GATEWAY)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,6 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
 DEFAULT_RETENTION_MIN_DAYS = 180
 # A violation counts as resolved when its team, app and policy saw none in the period's last days.
 RESOLVED_QUIET_DAYS = 7
-_NOT_SENT = ("quota_exceeded", "guardrail_blocked")  # never reached a provider: nothing to bypass
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,11 +151,12 @@ def guardrail_coverage(sources: Sources, threshold: float | None) -> Evidence:
                      "no team in the spec requires a guardrail")
     match = _regex(teams)
     bypass_selector = f'{catalog.POLICY_VIOLATIONS.name}{{policy="guardrail_bypass",team=~"{match}"}}'
-    request_selector = f'{catalog.REQUESTS.name}{{team=~"{match}",outcome!~"{_regex(list(_NOT_SENT))}"}}'
+    stopped = _regex(list(catalog.STOPPED_AT_GATEWAY))
+    request_selector = f'{catalog.REQUESTS.name}{{team=~"{match}",outcome!~"{stopped}"}}'
     query = f"1 - exact_increase(sum({bypass_selector})) / exact_increase(sum({request_selector}))"
     covered = set(teams)
     requests = sources.total(catalog.REQUESTS.name,
-                             lambda k: k.get("team") in covered and k.get("outcome") not in _NOT_SENT)
+                             lambda k: k.get("team") in covered and k.get("outcome") not in catalog.STOPPED_AT_GATEWAY)
     if requests <= 0:
         return _none(kind, limit, AT_LEAST, query,
                      "no requests in the period from the teams that require guardrails")
