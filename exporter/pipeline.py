@@ -303,9 +303,7 @@ class Pipeline:
         )
         self._folds = None
         audit = None if self._audit is None else audit_static(
-            fmt, key, guardrails + policy.missing_guardrails, policy.violations,
-            # Only the normalised entity types: an admitted odd type may be derived from record text.
-            tuple(name if name in ENTITY_TYPES else catalog.OTHER for name in entity_names),
+            fmt, key, guardrails + policy.missing_guardrails, policy.violations, entity_names,
         )
         route = _Route(series, listed, model, who.team if who.known_team else None, tuple(folds), audit)
         self._routes[shape] = route
