@@ -9,18 +9,16 @@ value, a query or anything taken from a request.
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
 import msgspec
 
 from exporter import catalog
 from exporter.spec import Spec
 from exporter.state import StateStore
-
-log = logging.getLogger("gatewatch.compliance")
+from exporter.state_feed import StateFileFeed
 
 RESULT_FILE = "compliance.json"
 STATUSES = ("pass", "fail", "no_evidence")
@@ -82,44 +80,9 @@ def write(directory: str | os.PathLike[str], result: ComplianceResult) -> Path:
     return store.directory / RESULT_FILE
 
 
-class GaugeSink(Protocol):
-    def replace_gauge(self, metric: catalog.Metric, values: dict[tuple[str, ...], float]) -> None: ...
-
-
-class ComplianceFeed:
-    """Re-reads ``directory/compliance.json`` when it (or the spec) changed and republishes it.
-
-    ``publish`` runs before every scrape: one ``stat`` when nothing changed.
-    """
+class ComplianceFeed(StateFileFeed[ComplianceResult]):
+    """Keeps the compliance gauges in step with ``directory/compliance.json``."""
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
-        self.path = Path(directory) / RESULT_FILE
-        self._seen: tuple[object, ...] | None = None
-        self._result: ComplianceResult | None = None
-
-    def publish(self, recorder: GaugeSink, spec: Spec) -> bool:
-        """Publish the file's headline if it or the spec changed; True if it did. Never raises
-        for a bad or missing file: the scrape must go on."""
-        try:
-            info = self.path.stat()
-            signature: tuple[object, ...] = (info.st_mtime_ns, info.st_size, info.st_ino, id(spec))
-        except FileNotFoundError:
-            signature = (None, id(spec))
-        except OSError as err:
-            log.warning("cannot look at the compliance result %s: %s", self.path, err.strerror)
-            return False
-        if signature == self._seen:
-            return False
-        self._seen = signature
-        if signature[0] is None:
-            self._result = None
-        else:
-            try:
-                self._result = decode(self.path.read_bytes())
-            except (OSError, ValueError) as err:
-                # Keep the last good report: a half-copied file must not blank the panel.
-                log.warning("compliance result %s unreadable (%s); keeping the previous one",
-                            self.path, type(err).__name__)
-        for metric, series in gauges(self._result, spec).items():
-            recorder.replace_gauge(metric, series)
-        return True
+        super().__init__(Path(directory) / RESULT_FILE, lambda path: decode(path.read_bytes()), gauges,
+                         "compliance result")

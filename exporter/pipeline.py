@@ -121,7 +121,7 @@ class Pipeline:
         self._folds: list[str] | None = None
         # Called under the lock before each scrape renders: gauges read from outside the
         # pipeline (the review verdict store) are brought up to date here.
-        self.before_scrape: list[Callable[[Recorder, Spec], None]] = []
+        self.before_scrape: list[Callable[[Recorder, Spec], object]] = []
         self._dedupe = Deduplicator(spec.ingest.dedupe_window_seconds, clock)
         admitted = self._restore()
         # After the restore, which carries the start time over with the counters: reports tell

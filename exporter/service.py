@@ -29,6 +29,7 @@ from exporter.runtime import tune_garbage_collector
 from exporter.server import App, ExporterServer, Listen
 from exporter.spec import Spec, SpecError, spec_hash
 from exporter.state import StateStore
+from exporter.state_feed import StateFileFeed
 from exporter.tail import FileTail
 from exporter.verdicts import VerdictGauges
 
@@ -100,11 +101,11 @@ def run(options: Options) -> int:
         )
         audit = _audit_writer(options.audit_dir, spec)
         pipeline = Pipeline(spec, recorder=recorder, state=state, audit=audit)
-        verdicts = VerdictGauges(state.directory if state is not None else None)
-        pipeline.before_scrape.append(verdicts.refresh)
+        # Files the reports drop into the state directory: review verdicts, the compliance headline.
+        feeds: list[StateFileFeed[Any]] = [VerdictGauges(state.directory if state is not None else None)]
         if state is not None:
-            # The compliance report's headline, dropped into the state directory by reports compliance.
-            pipeline.before_scrape.append(ComplianceFeed(state.directory).publish)
+            feeds.append(ComplianceFeed(state.directory))
+        pipeline.before_scrape.extend(feed.publish for feed in feeds)
         app = App(pipeline, token_env=options.ingest_token_env)
         server = _bind(options.listen, app)
         sink = _otlp_sink(options, pipeline)
@@ -140,8 +141,9 @@ def run(options: Options) -> int:
 
     while (signum := signals.wait()) == signal.SIGHUP:
         reload(options.spec_path, pipeline)
-        # SIGHUP also re-reads the review verdict store, whatever its modification time says.
-        pipeline.read(lambda rec: verdicts.refresh(rec, pipeline.spec, force=True))
+        # SIGHUP also re-reads the state directory's report files, whatever their modification time says.
+        for feed in feeds:
+            pipeline.read(lambda rec, feed=feed: feed.publish(rec, pipeline.spec, force=True))
     log.info("received %s; shutting down", signal.Signals(signum).name)
 
     if not app.drain(DRAIN_SECONDS):

@@ -9,21 +9,18 @@ reviewer's handle and when they judged: never a note, a request id or any reques
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import msgspec
 
 from exporter import catalog
-from exporter.recorder import Recorder
 from exporter.spec import Spec
 from exporter.state import StateStore
-
-log = logging.getLogger("gatewatch.verdicts")
+from exporter.state_feed import StateFileFeed
 
 STORE = "review-verdicts.json"
 VERDICTS = catalog.REVIEW_VERDICTS_KINDS
@@ -48,7 +45,7 @@ class Store(msgspec.Struct, kw_only=True):
     verdicts: dict[str, Verdict] = {}
 
 
-class StoreError(Exception):
+class StoreError(ValueError):
     """The store file exists but cannot be used; the message names the file."""
 
 
@@ -136,43 +133,20 @@ def tolerated(spec: Spec) -> dict[str, float]:
     return ratios
 
 
-class VerdictGauges:
+def gauges(store: Store | None, spec: Spec) -> dict[catalog.Metric, dict[tuple[str, ...], float]]:
+    """The review gauges' series for ``store`` (None: no store yet, no verdicts)."""
+    store = store if store is not None else Store()
+    weeks = window(store, spec.review.window_weeks)
+    return {
+        catalog.REVIEW_TOLERATED_RATIO: {(g,): r for g, r in tolerated(spec).items()},
+        catalog.REVIEW_VERDICTS: {key: float(n) for key, n in window_counts(store, spec).items()},
+        catalog.REVIEW_LATEST_WEEK: {(): week_start(weeks[-1]).timestamp()} if weeks else {},
+    }
+
+
+class VerdictGauges(StateFileFeed[Store]):
     """Keeps the review gauges in step with the store in ``state_dir`` (None: no store)."""
 
     def __init__(self, state_dir: str | Path | None) -> None:
-        self._path = path_in(state_dir) if state_dir is not None else None
-        self._seen: tuple[object, ...] | None = None
-
-    def refresh(self, recorder: Recorder, spec: Spec, *, force: bool = False) -> None:
-        """Re-read the store if it (or the spec) changed since the last call, or when forced."""
-        stamp = (self._stat(), id(spec))
-        if stamp == self._seen and not force:
-            return
-        recorder.replace_gauge(catalog.REVIEW_TOLERATED_RATIO, {(g,): r for g, r in tolerated(spec).items()})
-        try:
-            store = load(self._path.parent) if self._path is not None and stamp[0] is not None else Store()
-        except StoreError as err:
-            # Keep the last good figures: a half-edited store must not zero the ratios.
-            if stamp != self._seen:
-                log.error("verdict store unusable, keeping the previous counts: %s", err)
-            self._seen = stamp
-            return
-        self._seen = stamp
-        self.publish(recorder, store, spec)
-
-    @staticmethod
-    def publish(recorder: Recorder, store: Store, spec: Spec) -> None:
-        recorder.replace_gauge(catalog.REVIEW_VERDICTS,
-                               {key: float(n) for key, n in window_counts(store, spec).items()})
-        weeks = window(store, spec.review.window_weeks)
-        latest: Mapping[tuple[str, ...], float] = {(): week_start(weeks[-1]).timestamp()} if weeks else {}
-        recorder.replace_gauge(catalog.REVIEW_LATEST_WEEK, dict(latest))
-
-    def _stat(self) -> tuple[int, int] | None:
-        if self._path is None:
-            return None
-        try:
-            info = self._path.stat()
-        except OSError:
-            return None
-        return info.st_mtime_ns, info.st_size
+        super().__init__(path_in(state_dir) if state_dir is not None else None,
+                         lambda path: load(path.parent), gauges, "review verdict store")

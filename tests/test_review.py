@@ -375,13 +375,13 @@ def test_the_gauges_follow_the_store_keep_the_last_good_counts_and_fold_unknown_
         "rv-0000000000000001": _verdict("2026-W48", "false_positive"),
         "rv-0000000000000002": _verdict("2026-W48", "true_positive", "homegrown-filter"),
     }))
-    gauges.refresh(recorder, SPEC)
+    gauges.publish(recorder, SPEC)
     text = recorder.render().decode()
     assert f'genai_guardrail_review_verdicts{{guardrail="{LAKERA}",verdict="false_positive"}} 1.0' in text
     assert 'genai_guardrail_review_verdicts{guardrail="__other__",verdict="true_positive"} 1.0' in text
     assert "homegrown-filter" not in text
     (tmp_path / verdicts.STORE).write_text("{not json")
-    gauges.refresh(recorder, SPEC)
+    gauges.publish(recorder, SPEC)
     assert f'genai_guardrail_review_verdicts{{guardrail="{LAKERA}",verdict="false_positive"}} 1.0' in (
         recorder.render().decode())
 
