@@ -3,8 +3,8 @@
 Each evaluator takes the sources (Prometheus, the spec, the audit log, the state directory with
 the review verdict store, the generated build directory) and the control's threshold, and
 returns ``Evidence``: pass, fail or no_evidence, the measured value, the threshold, and the exact
-query or file check that produced the value. A source that is not given, not there, or not
-installed yields no_evidence with the reason, never an exception; only an unreachable or
+query or file check that produced the value. A source that is not given or not there yields
+no_evidence with the reason, never an exception; only an unreachable or
 refusing Prometheus is an error (``ReportError``), since every period needs it.
 
 Counter figures are exact increases over the period (reports/counters.py, as chargeback):
@@ -22,15 +22,19 @@ from pathlib import Path
 
 import yaml
 
-from exporter import catalog
+from exporter import catalog, verdicts
+from exporter.audit import Verification, verify
+from exporter.audit.files import day_files
 from exporter.spec import EVIDENCE_THRESHOLDS, Spec
 from reports.counters import Key, daily_increases
 from reports.periods import Period
 from reports.prometheus import PrometheusClient
+from reports.review.findings import findings
 
 PASS, FAIL, NO_EVIDENCE = "pass", "fail", "no_evidence"
 AT_LEAST, AT_MOST = ">=", "<="
-# Thresholds used when a control gives none (record_keeping: the spec's audit retention minimum).
+# Thresholds used when a control gives none (record_keeping: the spec's audit retention minimum;
+# false_positive_ratio: each guardrail's tolerated ratio from the spec's review settings).
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "guardrail_coverage": 0.99,
     "attribution": 0.05,
@@ -40,9 +44,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "model_inventory": 0.0,
     "sensitive_followup": 0.95,
     "violations_resolved": 0.95,
-    "false_positive_ratio": 0.2,
 }
-DEFAULT_RETENTION_MIN_DAYS = 180
 # A violation counts as resolved when its team, app and policy saw none in the period's last days.
 RESOLVED_QUIET_DAYS = 7
 
@@ -67,12 +69,19 @@ class Sources:
     build_dir: Path | None = None
     state_dir: Path | None = None
     _daily: dict[str, dict[tuple[date, Key], float]] = field(default_factory=dict)
+    _verified: list[Verification] = field(default_factory=list)  # at most one: the audit log, verified once
 
     def daily(self, metric: str) -> dict[tuple[date, Key], float]:
         """Exact increases of every series of ``metric`` per UTC day, fetched once per report."""
         if metric not in self._daily:
             self._daily[metric] = daily_increases(self.client, metric, self.period)
         return self._daily[metric]
+
+    def verification(self, directory: Path) -> Verification:
+        """The audit log's verification, done once per report however many controls read it."""
+        if not self._verified:
+            self._verified.append(verify(directory))
+        return self._verified[0]
 
     def total(self, metric: str, keep: Callable[[dict[str, str]], bool] = lambda _: True) -> float:
         return sum(v for (_, key), v in self.daily(metric).items() if keep(dict(key)))
@@ -109,25 +118,18 @@ def _no_traffic(sources: Sources) -> str | None:
 # -- evaluators ----------------------------------------------------------------------------------
 
 def record_keeping(sources: Sources, threshold: float | None) -> Evidence:
-    audit = getattr(sources.spec, "audit", None)
-    days = threshold if threshold is not None else float(getattr(audit, "retention_min_days",
-                                                                  DEFAULT_RETENTION_MIN_DAYS))
+    days = threshold if threshold is not None else float(sources.spec.audit.retention_min_days)
     kind, directory = "record_keeping", sources.audit_dir
     query = (f"file check: {directory or '--audit-dir'}/audit-YYYY-MM-DD.jsonl present, hash chain verified "
              "(exporter.audit.verify), oldest day file at least the threshold in days before the period's end "
              "or the log's first line (seq 1) in it")
     if directory is None:
         return _none(kind, days, AT_LEAST, query, "no --audit-dir given: the audit log was not examined")
-    try:
-        from exporter.audit import verify  # noqa: PLC0415 - optional: the audit package may be absent
-        from exporter.audit.files import day_files  # noqa: PLC0415
-    except ImportError:
-        return _none(kind, days, AT_LEAST, query, "the audit log verifier (exporter.audit) is not installed")
     files = day_files(directory) if directory.is_dir() else []
     if not files:
         return Evidence(FAIL, 0.0, days, AT_LEAST, "days", query,
                         f"no audit log: {directory} holds no audit day files")
-    result = verify(directory)
+    result = sources.verification(directory)
     covered = float((sources.period.end.date() - files[0][0]).days)
     if not result.intact:
         first = result.problems[0]
@@ -277,11 +279,6 @@ def sensitive_followup(sources: Sources, threshold: float | None) -> Evidence:
         return _none(kind, limit, AT_LEAST, query, "no --audit-dir given: detections cannot be listed")
     if sources.state_dir is None:
         return _none(kind, limit, AT_LEAST, query, "no --state-dir given: the review verdict store lives there")
-    try:
-        from exporter import verdicts  # noqa: PLC0415 - optional: the review store may be absent
-        from reports.review.findings import findings  # noqa: PLC0415
-    except ImportError:
-        return _none(kind, limit, AT_LEAST, query, "the review verdict store (reports review) is not installed")
     if not verdicts.path_in(sources.state_dir).is_file():
         return _none(kind, limit, AT_LEAST, query,
                      f"no review verdict store in {sources.state_dir} (reports review import writes it)")
@@ -338,25 +335,19 @@ def violations_resolved(sources: Sources, threshold: float | None) -> Evidence:
 
 def false_positive_ratio(sources: Sources, threshold: float | None) -> Evidence:
     kind = "false_positive_ratio"
-    spec = sources.spec
-    review = getattr(spec, "review", None)
+    review = sources.spec.review
     seconds = round(sources.period.end_ts - sources.period.start_ts)
-    metric = getattr(catalog, "REVIEW_VERDICTS", None)
-    name = metric.name if metric is not None else "genai_guardrail_review_verdicts"
-    query = f"max by (guardrail, verdict) (last_over_time({name}[{seconds}s])) at the period's end"
-    if metric is None:
-        return _none(kind, threshold, AT_MOST, query, "the review verdict metric is not part of this installation")
-    rows = sources.client.query(f"max by (guardrail, verdict) (last_over_time({name}[{seconds}s]))",
-                                sources.period.end_ts)
+    expr = f"max by (guardrail, verdict) (last_over_time({catalog.REVIEW_VERDICTS.name}[{seconds}s]))"
+    query = f"{expr} at the period's end"
+    rows = sources.client.query(expr, sources.period.end_ts)
     if not rows:
         return _none(kind, threshold, AT_MOST, query,
                      "no review verdicts exported in the period (reports review import feeds them)")
     counts: dict[str, dict[str, float]] = defaultdict(dict)
     for row in rows:
         counts[row["metric"].get("guardrail", "")][row["metric"].get("verdict", "")] = float(row["value"][1])
-    minimum = getattr(review, "min_reviewed", 1)
-    tolerances = {g.name: review.tolerated_ratio(g) for g in spec.guardrails} if review is not None else {}
-    default = getattr(review, "default_max_false_positive_ratio", DEFAULT_THRESHOLDS[kind])
+    minimum, default = review.min_reviewed, review.default_max_false_positive_ratio
+    tolerances = verdicts.tolerated(sources.spec)
     judged = []
     for guardrail, by_verdict in sorted(counts.items()):
         fp, tp = by_verdict.get("false_positive", 0.0), by_verdict.get("true_positive", 0.0)
