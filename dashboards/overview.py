@@ -9,7 +9,19 @@ from alerts.render import SOURCE_LABEL
 from alerts.slo import error_budget, number
 from dashboards import sdk
 from dashboards.links import DASHBOARDS
-from dashboards.panels import Board, Panel, Query, Threshold, links, matchers, ownership, rate, selector, variable
+from dashboards.panels import (
+    Board,
+    Panel,
+    Query,
+    Threshold,
+    links,
+    matchers,
+    outcome_shares,
+    ownership,
+    rate,
+    selector,
+    variable,
+)
 from exporter import catalog
 from exporter.burnrate import SLO_PERIOD_DAYS
 from exporter.spec import Objective, Spec
@@ -71,7 +83,6 @@ def board(spec: Spec) -> Board:
     bad = "|".join(catalog.BAD_OUTCOMES)
     neutral = "|".join(catalog.NEUTRAL_OUTCOMES)
     provider = matchers("provider")
-    failed = 'outcome!="success"'
     firing = selector("ALERTS", 'alertstate="firing"', f'{SOURCE_LABEL[0]}="{SOURCE_LABEL[1]}"')
     rejected = 'result="rejected"'
     stale = spec.alerting.stale_after_seconds if spec.alerting else 600.0
@@ -96,11 +107,7 @@ def board(spec: Spec) -> Board:
             "guardrail_blocked, timeout, client_error, rate_limited and quota_exceeded. Only provider, "
             "gateway, timeout and rate-limited count against SLOs.",
             "percentunit",
-            (Query(
-                f"sum by (outcome) ({rate(REQUESTS, FILTER, failed)})\n"
-                f"/ ignoring (outcome) group_left\nsum({rate(REQUESTS, FILTER)})",
-                "{{outcome}}",
-            ),),
+            (outcome_shares(FILTER),),
             stacked=True, min=0,
         ),
         Panel(

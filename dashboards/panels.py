@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from dashboards.links import DASHBOARDS, DashboardRef, dashboard_url
+from exporter import catalog
 from exporter.spec import Spec
 
 GRID_WIDTH = 24
@@ -129,6 +130,16 @@ def selector(metric: str, *parts: str) -> str:
 
 def rate(metric: str, *parts: str, window: str = RATE) -> str:
     return f"rate({selector(metric, *parts)}[{window}])"
+
+
+def outcome_shares(filter_: str) -> Query:
+    """Each non-success outcome's share of the requests ``filter_`` selects, one series per outcome."""
+    requests, failed = catalog.REQUESTS.name, 'outcome!="success"'
+    return Query(
+        f"sum by (outcome) ({rate(requests, filter_, failed)})\n"
+        f"/ ignoring (outcome) group_left\nsum({rate(requests, filter_)})",
+        "{{outcome}}",
+    )
 
 
 def variable(name: str, metric: str, description: str, *narrowed_by: str, multi: bool = True) -> Variable:

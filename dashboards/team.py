@@ -7,7 +7,19 @@ from typing import Any
 from alerts import recording
 from dashboards import sdk
 from dashboards.links import DASHBOARDS
-from dashboards.panels import RANGE, Board, Panel, Query, budget_thresholds, links, matchers, ownership, rate, variable
+from dashboards.panels import (
+    RANGE,
+    Board,
+    Panel,
+    Query,
+    budget_thresholds,
+    links,
+    matchers,
+    outcome_shares,
+    ownership,
+    rate,
+    variable,
+)
 from exporter import catalog
 from exporter.spec import Spec
 
@@ -29,7 +41,6 @@ def _latency(short: str, quantile: str) -> Query:
 
 
 def board(spec: Spec) -> Board:
-    failed = 'outcome!="success"'
     hits = rate(REQUESTS, FILTER, 'cache="hit"')
     every = rate(REQUESTS, FILTER)
     prompt_buckets = rate(f"{catalog.PROMPT_TOKENS.name}_bucket", matchers("team", "model"))
@@ -58,11 +69,7 @@ def board(spec: Spec) -> Board:
             "quota_exceeded and guardrail_blocked are usually fixed in the calling app; the others "
             "are the platform's or the provider's.",
             "percentunit",
-            (Query(
-                f"sum by (outcome) ({rate(REQUESTS, FILTER, failed)})\n"
-                f"/ ignoring (outcome) group_left\nsum({rate(REQUESTS, FILTER)})",
-                "{{outcome}}",
-            ),),
+            (outcome_shares(FILTER),),
             stacked=True, min=0,
         ),
         Panel(
