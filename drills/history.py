@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from alerts import recording
@@ -34,14 +33,6 @@ RECORDED = (recording.TEAM_COST_RATE1H, recording.TEAM_APP_REQUESTS_RATE1H, reco
 STEP = 2.0        # drill seconds between samples: a compressed [5m] (5 s) still holds two or three
 SEED = 7          # not the live traffic's seed: last week's requests were other requests
 TIMEOUT = 300.0
-
-
-@dataclass(frozen=True, slots=True)
-class Backfilled:
-    start: float
-    end: float
-    records: int
-    samples: int
 
 
 def span(factor: float) -> float:
@@ -68,17 +59,15 @@ def _run(command: list[str], what: str) -> None:
 
 
 def write_raw(spec: Spec, rate: float, *, start: float, end: float, workdir: Path, data_dir: Path,
-              promtool: str) -> tuple[int, int]:
-    """Ordinary traffic over [start, end) as TSDB blocks in ``data_dir``; (records, samples)."""
+              promtool: str) -> None:
+    """Ordinary traffic over [start, end) as TSDB blocks in ``data_dir``."""
     source = workdir / "history.om"
     with source.open("w") as out:
-        summary = backfill(spec, "normal", out, start=start, end=end, rate=rate, step=STEP, seed=SEED,
-                           families=FAMILIES)
+        backfill(spec, "normal", out, start=start, end=end, rate=rate, step=STEP, seed=SEED, families=FAMILIES)
     hours = int((end - start) // 3600) + 2
     _run([promtool, "tsdb", "create-blocks-from", "openmetrics", f"--max-block-duration={hours}h",
           str(source), str(data_dir)], "promtool tsdb create-blocks-from openmetrics")
     source.unlink()
-    return summary.records, summary.samples
 
 
 def write_recorded(spec: Spec, factor: float, *, start: float, end: float, prometheus_url: str, workdir: Path,

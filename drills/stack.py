@@ -168,7 +168,6 @@ class Stack:
         self.alertmanager_url = ""
         self._alerting_rules: dict[str, str] = {}
         self._history_rate = history_rate
-        self.history: history.Backfilled | None = None
 
     # -- lifecycle --
 
@@ -206,6 +205,21 @@ class Stack:
             return subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL)
 
+    def _serve(self, name: str, command: list[str], url: str) -> subprocess.Popen[bytes]:
+        """Start a Prometheus or Alertmanager and wait until ``url``/-/ready answers."""
+        process = self._spawn(name, command)
+
+        def ready() -> bool:
+            self._alive(name, process)
+            return _ready(f"{url}/-/ready")
+
+        try:
+            wait_for(ready, timeout=START_TIMEOUT, what=f"{name} ready")
+        except BaseException:
+            _stop(process)
+            raise
+        return process
+
     def _alive(self, name: str, process: subprocess.Popen[bytes] | None) -> None:
         if process is None or process.poll() is not None:
             tail = self._log(name).read_text(errors="replace")[-3000:]
@@ -231,16 +245,10 @@ class Stack:
         _write(self.workdir, files)
         port = free_port()
         self.alertmanager_url = f"http://127.0.0.1:{port}"
-        self.alertmanager = self._spawn("alertmanager", [
+        self.alertmanager = self._serve("alertmanager", [
             alertmanager_binary(), f"--config.file={self.workdir / 'alertmanager/alertmanager.yml'}",
             f"--storage.path={self.workdir / 'alertmanager-data'}", f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address="])
-
-        def ready() -> bool:
-            self._alive("alertmanager", self.alertmanager)
-            return _ready(f"{self.alertmanager_url}/-/ready")
-
-        wait_for(ready, timeout=START_TIMEOUT, what="Alertmanager ready")
+            "--cluster.listen-address="], self.alertmanager_url)
 
     def _backfill(self, rate: float) -> None:
         """A week of history into Prometheus's data directory: raw counters, then the recording
@@ -250,27 +258,20 @@ class Stack:
         promtool = binary("promtool")
         end = time.time()
         start = end - history.span(self.factor)
-        records, samples = history.write_raw(self.spec, rate, start=start, end=end, workdir=self.workdir,
-                                              data_dir=data, promtool=promtool)
+        history.write_raw(self.spec, rate, start=start, end=end, workdir=self.workdir, data_dir=data,
+                          promtool=promtool)
         port = free_port()
         config = self.workdir / "history-prometheus.yml"
         config.write_text(dump({"global": {"scrape_interval": "1h"}}))
-        server = self._spawn("history-prometheus", [
-            prometheus_binary(), f"--config.file={config}", f"--storage.tsdb.path={data}",
-            f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=30d"])
         url = f"http://127.0.0.1:{port}"
-
-        def ready() -> bool:
-            self._alive("history-prometheus", server)
-            return _ready(f"{url}/-/ready")
-
+        server = self._serve("history-prometheus", [
+            prometheus_binary(), f"--config.file={config}", f"--storage.tsdb.path={data}",
+            f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=30d"], url)
         try:
-            wait_for(ready, timeout=START_TIMEOUT, what="the history Prometheus ready")
             history.write_recorded(self.spec, self.factor, start=start, end=end, prometheus_url=url,
                                    workdir=self.workdir, data_dir=data, promtool=promtool)
         finally:
             _stop(server)
-        self.history = history.Backfilled(start, end, records, samples)
 
     def _start_prometheus(self) -> None:
         port = free_port()
@@ -283,16 +284,10 @@ class Stack:
         self._alerting_rules = {ALERTING_FILE: rules.pop(ALERTING_FILE)}
         _write(self.workdir, {"prometheus/prometheus.yml": dump(prometheus_config(self.spec, targets)),
                               **rules, ALERTING_FILE: dump({"groups": []})})
-        self.prometheus = self._spawn("prometheus", [
+        self.prometheus = self._serve("prometheus", [
             prometheus_binary(), f"--config.file={self.workdir / 'prometheus/prometheus.yml'}",
             f"--storage.tsdb.path={self.workdir / 'prometheus-data'}", f"--web.listen-address=127.0.0.1:{port}",
-            "--web.enable-lifecycle"])
-
-        def ready() -> bool:
-            self._alive("prometheus", self.prometheus)
-            return _ready(f"{self.prometheus_url}/-/ready")
-
-        wait_for(ready, timeout=START_TIMEOUT, what="Prometheus ready")
+            "--web.enable-lifecycle"], self.prometheus_url)
         wait_for(self.exporter_scraped, timeout=START_TIMEOUT, what="the exporter's first scrape")
 
     # -- during a drill --
