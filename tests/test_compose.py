@@ -23,11 +23,11 @@ import yaml
 
 from alerts.prometheus_config import Targets
 from collector import config as collector_config
+from drills.stack import free_port
 from exporter import spec as spec_model
 from exporter.__main__ import build_parser
 from tests.paths import EXAMPLE_SPEC, ROOT
 from tests.support.binaries import require
-from tests.support.processes import free_port
 
 COMPOSE_FILE = ROOT / "compose.yaml"
 COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())

@@ -23,10 +23,11 @@ import pytest
 import yaml
 
 from alerts import routing
+from drills.stack import free_port
 from exporter import spec as spec_model
 from tests.paths import EXAMPLE_SPEC
 from tests.support.binaries import require
-from tests.support.processes import free_port, wait_for
+from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.binaries
 

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import orjson
 import pytest
 
+from drills.stack import free_port
 from exporter import catalog
 from exporter import spec as spec_model
 from exporter.adapters import build_adapter
@@ -31,7 +32,7 @@ from exporter.simulate.__main__ import main
 from exporter.simulate.post import Poster, run
 from exporter.simulate.traffic import diurnal_factor
 from tests.paths import EXAMPLE_SPEC
-from tests.support.processes import clean_env, free_port, parse_metrics, total
+from tests.support.processes import clean_env, parse_metrics, total
 
 SPEC = spec_model.load(EXAMPLE_SPEC)
 START = 1_790_000_000.0  # a Monday, 14:13 UTC

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,13 +28,6 @@ Metrics = dict[Series, float]
 
 START_TIMEOUT = 30.0
 _LISTENING = re.compile(r"listening on http://(\S+):(\d+)")
-
-
-def free_port() -> int:
-    """A loopback port free right now (prefer ``--listen 127.0.0.1:0`` where possible)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(check: Callable[[], bool], *, timeout: float = 30.0, what: str = "condition",

@@ -12,8 +12,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from drills.stack import free_port
 from tests.support.binaries import require
-from tests.support.processes import free_port
 
 
 def scrape_config(targets: list[str], interval: str = "1s", job: str = "gatewatch") -> str:
