@@ -13,6 +13,7 @@ import msgspec
 
 from exporter.adapters._common import (
     ABSENT,
+    UNKNOWN_ENTITY,
     Adapter,
     Amount,
     CompletionTokensDetails,
@@ -244,10 +245,10 @@ def _guardrails(ai: _AI, proxy: _Proxy) -> tuple[tuple[GuardrailEvaluation, ...]
         if sanitizer.sanitized_items:
             for item in sanitizer.sanitized_items:
                 if item is not None:
-                    kind = entity_name(item.entity_type) if item.entity_type else "unknown"
+                    kind = entity_name(item.entity_type or "")
                     entities[kind] = entities.get(kind, 0) + 1
         elif sanitizer.pii_identified:
-            entities["unknown"] = sanitizer.pii_identified
+            entities[UNKNOWN_ENTITY] = sanitizer.pii_identified
     return tuple(evaluations), entities
 
 
