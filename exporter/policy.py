@@ -7,6 +7,7 @@ visible through attribution metrics instead.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from exporter import catalog
@@ -26,6 +27,11 @@ class PolicyResult:
 
 
 NO_FINDINGS = PolicyResult((), ())
+
+
+def model_approved(patterns: Iterable[str], model: str) -> bool:
+    """Whether one of a team's ``approved_models`` patterns (``gpt-4o``, ``gemini-*``) matches ``model``."""
+    return any(fnmatch.fnmatchcase(model, pattern) for pattern in patterns)
 
 
 class PolicyChecker:
@@ -68,7 +74,7 @@ class PolicyChecker:
         key = (team, model)
         ok = self._model_ok.get(key)
         if ok is None:
-            ok = any(fnmatch.fnmatchcase(model, pattern) for pattern in self._approved[team])
+            ok = model_approved(self._approved[team], model)
             # Bounded: team and model are already bounded label values.
             self._model_ok[key] = ok
         return ok

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import fnmatch
 import io
 import sys
 from collections import defaultdict
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from exporter import catalog
+from exporter.policy import model_approved
 from exporter.spec import Spec
 from reports import cli
 from reports.counters import daily_increases
@@ -85,7 +85,7 @@ def build(spec: Spec, usage: dict[tuple[str, str], float], period: str) -> Matri
     for team in teams:
         patterns = approvals.get(team, ())
         for model in models:
-            approved = any(fnmatch.fnmatchcase(model, p) for p in patterns)
+            approved = model_approved(patterns, model)
             requests = round(usage.get((team, model), 0.0))
             if approved or requests > 0:
                 cells.append(Cell(team, model, approved, requests))
