@@ -199,6 +199,13 @@ EXPORTER_STATE_WRITE_FAILURES = Metric(
     (),
     "Failed writes of the state directory: restart safety is degraded while this grows.",
 )
+EXPORTER_STATE_RESTORE_PROBLEMS = Metric(
+    "genai_exporter_state_restore_problems_total", _C, "problems",
+    ("part",),
+    "Damage found in the state directory at start: part `snapshot` (a snapshot generation "
+    "failed validation and an older one was used) or `log` (the write-ahead log stopped at a "
+    "damaged entry; what followed it was not replayed).",
+)
 EXPORTER_COUNTERS_START = Metric(
     "genai_exporter_counters_start_timestamp_seconds", _G, "seconds",
     (),
@@ -300,6 +307,7 @@ CATALOG: tuple[Metric, ...] = (
     EXPORTER_UNPRICED,
     EXPORTER_SPEC_RELOADS,
     EXPORTER_STATE_WRITE_FAILURES,
+    EXPORTER_STATE_RESTORE_PROBLEMS,
     EXPORTER_COUNTERS_START,
     REVIEW_VERDICTS,
     REVIEW_TOLERATED_RATIO,

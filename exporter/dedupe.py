@@ -1,39 +1,107 @@
 """Duplicate detection: loggers retry, and a retried record must not be charged twice.
 
 Ids are kept as 64-bit digests (never the raw id) for a configurable window. The window
-survives restarts through the state snapshot, so the digest must be stable across processes:
-xxh3 seeded per format, not Python's per-process ``hash``.
+survives restarts, so the digest must be stable across processes: xxh3 seeded per format, not
+Python's per-process ``hash``.
 
-Digests live in one set; expiry works in time slices (a list of the digests each slice
-added), so the hot path is one hash, one set lookup, one insert and one append, with no
-per-record timestamp objects. An id is remembered for at least the window and at most one
-slice longer.
+The window is a ring of time slices. Each slice is an open-addressing hash table in one
+``array('Q')`` (8 bytes a slot, at most half full: 16 to 32 bytes an id, where a Python set of
+ints costs about 70), so a window of a few million ids takes tens of MB. Expiry drops a whole
+slice, with no per-id work; a slice is sized from the one before it, so it rarely grows while
+it fills. Sealed slices never change again: they are persisted once each (``sealed``), and only
+the filling slice goes into every snapshot, so a snapshot's cost does not grow with the window.
+An id is remembered for at least the window and at most one slice longer.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from collections.abc import Callable
 
 import msgspec
 import xxhash
 
-SLICES = 16
+SLICES = 4
+_MIN_SLOTS = 1024
 
 _SEEDS: dict[str, int] = {}
 
 
-class DedupeState(msgspec.Struct, array_like=True):
-    digests: list[int]
-    expiries: list[float]
+class SliceState(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
+    """One time slice: when it ends and its digests (little-endian uint64s, no order)."""
+
+    end: float
+    digests: bytes
+
+
+def digest_of(fmt: str, record_id: str) -> int:
+    seed = _SEEDS.get(fmt)
+    if seed is None:
+        seed = _SEEDS[fmt] = xxhash.xxh3_64_intdigest(fmt.encode())
+    # 0 marks an empty slot.
+    return xxhash.xxh3_64_intdigest(record_id.encode("utf-8", "surrogatepass"), seed) or 1
+
+
+class _Slice:
+    __slots__ = ("count", "end", "mask", "table")
+
+    def __init__(self, end: float, slots: int) -> None:
+        self.end = end
+        self.table = array("Q", bytes(8 * slots))
+        self.mask = slots - 1
+        self.count = 0
+
+    def contains(self, digest: int) -> bool:
+        table, mask = self.table, self.mask
+        i = digest & mask
+        while True:
+            found = table[i]
+            if found == digest:
+                return True
+            if not found:
+                return False
+            i = (i + 1) & mask
+
+    def add(self, digest: int) -> None:
+        """Insert a digest known to be absent."""
+        if 2 * (self.count + 1) > len(self.table):
+            self._grow()
+        table, mask = self.table, self.mask
+        i = digest & mask
+        while table[i]:
+            i = (i + 1) & mask
+        table[i] = digest
+        self.count += 1
+
+    def _grow(self) -> None:
+        digests = self.digests()
+        slots = 2 * len(self.table)
+        self.table = array("Q", bytes(8 * slots))
+        self.mask = slots - 1
+        self.count = 0
+        for digest in digests:
+            self.add(digest)
+
+    def digests(self) -> array[int]:
+        return array("Q", filter(None, self.table))
+
+    def state(self) -> SliceState:
+        return SliceState(self.end, self.digests().tobytes())
+
+
+def _slots_for(count: int) -> int:
+    slots = _MIN_SLOTS
+    while slots < 3 * count:  # filled to a third to half when traffic holds steady
+        slots *= 2
+    return slots
 
 
 class Deduplicator:
     def __init__(self, window_seconds: float, clock: Callable[[], float]) -> None:
         self._clock = clock
-        self._seen: set[int] = set()
-        # (end of the slice, digests first seen in it), oldest first; the last one is filling.
-        self._slices: deque[tuple[float, list[int]]] = deque()
+        # Oldest first; the last one is filling.
+        self._slices: deque[_Slice] = deque()
         self.window = window_seconds
 
     @property
@@ -44,54 +112,99 @@ class Deduplicator:
     def window(self, seconds: float) -> None:
         self._window = seconds
         self._slice = seconds / SLICES
-        self._current_end = -1.0
-        self._current: list[int] = []
+        self._current: _Slice | None = None
+        self._sealed_tables: list[tuple[array[int], int]] = []
 
     def is_duplicate(self, fmt: str, record_id: str) -> bool:
         """True when the id was accepted within the window; otherwise remember it and say False."""
         if self._window <= 0:
             return False
-        seed = _SEEDS.get(fmt)
-        if seed is None:
-            seed = _SEEDS[fmt] = xxhash.xxh3_64_intdigest(fmt.encode())
-        digest = xxhash.xxh3_64_intdigest(record_id.encode("utf-8", "surrogatepass"), seed)
-        now = self._clock()
-        if now >= self._current_end:
-            self._advance(now)
-        seen = self._seen
-        if digest in seen:
+        return self.check_digest(digest_of(fmt, record_id))
+
+    def check_digest(self, digest: int) -> bool:
+        current = self._current
+        if current is None or self._clock() >= current.end:
+            current = self._advance(self._clock())
+        # The probe loop inlined over (table, mask) pairs: a method call per slice cost more
+        # than the probing itself.
+        for table, mask in self._sealed_tables:
+            found = table[digest & mask]
+            if found:
+                i = digest & mask
+                while found:
+                    if found == digest:
+                        return True
+                    i = (i + 1) & mask
+                    found = table[i]
+        if current.contains(digest):
             return True
-        seen.add(digest)
-        self._current.append(digest)
+        current.add(digest)
         return False
 
+    def forget(self, digests: list[int]) -> None:
+        """Undo ``check_digest`` calls that remembered ``digests`` (their chunk was not kept)."""
+        current = self._current
+        if current is None or not digests:
+            return
+        dropped = set(digests)
+        fresh = _Slice(current.end, len(current.table))
+        for d in current.digests():
+            if d not in dropped:
+                fresh.add(d)
+        self._slices[-1] = self._current = fresh
+
     def __len__(self) -> int:
-        return len(self._seen)
+        return sum(piece.count for piece in self._slices)
 
-    def _advance(self, now: float) -> None:
+    def memory_bytes(self) -> int:
+        return sum(len(piece.table) * 8 for piece in self._slices)
+
+    def _advance(self, now: float) -> _Slice:
         """Start a new slice, forgetting the slices that ended a window ago."""
-        self._current = []
-        self._current_end = now + self._slice
+        previous = self._slices[-1].count if self._slices else 0
+        current = self._current = _Slice(now + self._slice, _slots_for(previous))
         slices = self._slices
-        slices.append((self._current_end, self._current))
+        slices.append(current)
         horizon = now - self._window
-        while slices and slices[0][0] <= horizon:
-            _, expired = slices.popleft()
-            self._seen.difference_update(expired)
+        while slices and slices[0].end <= horizon:
+            slices.popleft()
+        self._index_sealed()
+        return current
 
-    def dump(self) -> DedupeState:
-        digests: list[int] = []
-        expiries: list[float] = []
-        for end, added in self._slices:
-            digests += added
-            expiries += [end + self._window] * len(added)
-        return DedupeState(digests, expiries)
+    def _index_sealed(self) -> None:
+        self._sealed_tables = [(piece.table, piece.mask) for piece in self._slices if piece is not self._current]
 
-    def load(self, state: DedupeState) -> None:
+    # -- persistence ---------------------------------------------------------------------
+
+    def sealed(self) -> list[_Slice]:
+        """The slices that will not change again (every one but the filling one)."""
+        current = self._current
+        return [piece for piece in self._slices if piece is not current]
+
+    def filling(self) -> SliceState | None:
+        current = self._current
+        return None if current is None or current not in self._slices else current.state()
+
+    def dump(self) -> list[SliceState]:
+        return [piece.state() for piece in self._slices]
+
+    def load(self, slices: list[SliceState]) -> None:
+        """Add persisted slices (any order); expired ones are dropped, known digests skipped."""
         now = self._clock()
-        slices: dict[float, list[int]] = {}
-        for digest, expiry in zip(state.digests, state.expiries, strict=True):
-            if expiry > now and digest not in self._seen:
-                self._seen.add(digest)
-                slices.setdefault(expiry - self._window, []).append(digest)
-        self._slices.extendleft(reversed(sorted(slices.items())))
+        horizon = now - self._window
+        loaded: list[_Slice] = []
+        for state in sorted(slices, key=lambda s: s.end):
+            if state.end <= horizon or len(state.digests) % 8:
+                continue
+            digests = array("Q")
+            digests.frombytes(state.digests)
+            piece = _Slice(state.end, _slots_for(len(digests)))
+            for digest in digests:
+                if digest and not any(p.contains(digest) for p in loaded) and not piece.contains(digest):
+                    piece.add(digest)
+            loaded.append(piece)
+        self._slices.extendleft(reversed(loaded))
+        if self._slices and self._current is not None and self._slices[-1] is not self._current:
+            self._slices.remove(self._current)
+            self._slices.append(self._current)
+        self._index_sealed()

@@ -19,11 +19,12 @@ import msgspec
 
 from exporter import catalog
 from exporter.adapters import ENTITY_TYPES, Adapter, build_adapter
+from exporter.amounts import AmountCheck
 from exporter.attribution import Attributor
 from exporter.audit.chain import head_value
 from exporter.audit.relevance import AuditShape, audit_static
 from exporter.audit.writer import AuditWriter
-from exporter.dedupe import DedupeState, Deduplicator
+from exporter.dedupe import Deduplicator, SliceState, digest_of
 from exporter.event import GatewayEvent, Rejection
 from exporter.fields import FORMATS
 from exporter.labels import LabelBound
@@ -31,8 +32,11 @@ from exporter.periods import month_bounds
 from exporter.policy import PolicyChecker
 from exporter.pricing import PriceBook
 from exporter.recorder import Recorder, Route, observed
+from exporter.snapshot import Generations, SnapshotError, StateSnapshot
+from exporter.snapshot import encode as encode_snapshot
 from exporter.spec import Model, Spec, spec_hash
-from exporter.state import StateStore
+from exporter.state import SNAPSHOT, StateStore
+from exporter.wal import WriteAheadLog
 
 log = logging.getLogger("gatewatch.pipeline")
 
@@ -43,6 +47,9 @@ KNOWN_OPERATIONS = (
 MAX_ERRORS_REPORTED = 1000
 # Shapes of request remembered with their resolved route (see Pipeline.ingest).
 MAX_ROUTES = 100_000
+# Records counted per hold of the pipeline lock: about a millisecond of work, so a scrape
+# waits at most that long behind an ingest, however large its batch.
+CHUNK_RECORDS = 128
 
 
 @dataclass(slots=True)
@@ -63,10 +70,30 @@ class _Route(NamedTuple):
     audit: AuditShape | None = None  # set when the shape's requests go into the audit trail
 
 
-class Snapshot(msgspec.Struct, kw_only=True):
+class NotDurable(Exception):  # noqa: N818 - it says what the caller must tell the sender
+    """The write-ahead log could not be written: the batch must not be acknowledged.
+    ``result`` counts the chunks that were logged and counted before the failure."""
+
+    def __init__(self, result: IngestResult) -> None:
+        super().__init__("the state directory refused a write; the batch is not durable")
+        self.result = result
+
+
+class StateRefused(Exception):  # noqa: N818
+    """No snapshot generation in the state directory is usable; the message says which failed."""
+
+
+class _LegacyDedupe(msgspec.Struct, array_like=True):
+    digests: list[int]
+    expiries: list[float]
+
+
+class _LegacySnapshot(msgspec.Struct, kw_only=True):
+    """The single-file snapshot of earlier versions, read once to carry its state over."""
+
     version: int = 1
     recorder: bytes
-    dedupe: DedupeState
+    dedupe: _LegacyDedupe
     admitted: dict[str, list[str]]
     first_seen: dict[str, float]
     first_success: dict[str, float]
@@ -110,6 +137,12 @@ class Pipeline:
     ) -> None:
         self.recorder = recorder
         self._state = state
+        self._state_dir = state.directory if state is not None else None
+        self._generations = Generations(state.directory) if state is not None else None
+        self._wal = WriteAheadLog(state.directory) if state is not None else None
+        self._save_lock = threading.Lock()  # one snapshot at a time (periodic and final)
+        # Damage found in the state directory at start, for /readyz and the log.
+        self.state_notes: list[str] = []
         self._audit = audit
         self._clock = clock
         self._lock = threading.Lock()
@@ -123,7 +156,8 @@ class Pipeline:
         # pipeline (the review verdict store) are brought up to date here.
         self.before_scrape: list[Callable[[Recorder, Spec], object]] = []
         self._dedupe = Deduplicator(spec.ingest.dedupe_window_seconds, clock)
-        admitted = self._restore()
+        self._amounts = AmountCheck(spec.ingest.bounds)
+        admitted, replay_from = self._restore()
         # After the restore, which carries the start time over with the counters: reports tell
         # a restart that lost the counters by this value changing.
         recorder.set(catalog.EXPORTER_COUNTERS_START, (), recorder.start_time)
@@ -133,6 +167,12 @@ class Pipeline:
         for result in ("success", "failure"):
             recorder.inc(catalog.EXPORTER_SPEC_RELOADS, (result,), 0.0)
         recorder.inc(catalog.EXPORTER_STATE_WRITE_FAILURES, (), 0.0)
+        for part in ("snapshot", "log"):
+            recorder.inc(catalog.EXPORTER_STATE_RESTORE_PROBLEMS, (part,), 0.0)
+        if self._problems:
+            recorder.inc(catalog.EXPORTER_STATE_RESTORE_PROBLEMS, ("snapshot",), self._problems)
+        if replay_from is not None:
+            self._replay(replay_from)
         if audit is not None:
             recorder.inc(catalog.AUDIT_WRITE_FAILURES, (), 0.0)
             audit.on_failure = self._count_audit_failure
@@ -149,6 +189,7 @@ class Pipeline:
         self._adapters: dict[str, Adapter] = {fmt: build_adapter(fmt, paths) for fmt in FORMATS}
         self._prices = PriceBook(spec)
         self._policy = PolicyChecker(spec)
+        self._amounts = AmountCheck(spec.ingest.bounds)
         self._routes = {}
         # Spec teams not yet seen succeeding: the only ones whose records touch adoption state.
         self._adoption_pending = {t.name for t in spec.teams} - self._first_success.keys()
@@ -199,70 +240,133 @@ class Pipeline:
     ) -> IngestResult:
         """Normalise and record a batch. Never raises for bad records: they are counted.
 
-        ``position`` (key, value) is stored with the counters in the same snapshot, so a file
-        tail resumes exactly after the last record it handed in.
+        ``position`` (key, value) is stored with the counters in the same snapshot (and log
+        entry), so a file tail resumes exactly after the last record it handed in.
+
+        With a state directory, the batch is in the write-ahead log and on disk when this
+        returns; if the disk refuses, NotDurable is raised and the chunks not yet logged are
+        not counted. Records are parsed outside the lock and counted in chunks of
+        CHUNK_RECORDS, the lock released between chunks, so a scrape never waits on a whole
+        batch.
         """
         adapter = self._adapters.get(fmt)
         if adapter is None:
             raise ValueError(f"unknown format {fmt!r}; expected one of {list(FORMATS)}")
         result = IngestResult()
-        errors = result.errors
-        with self._lock:
-            is_duplicate = self._dedupe.is_duplicate
-            routes = self._routes
-            price = self._prices.price
-            count = self.recorder.count
-            audit = self._audit
-            for index, raw in enumerate(records):
-                event = adapter(raw)
-                if type(event) is Rejection:
-                    result.rejected += 1
-                    if len(errors) < MAX_ERRORS_REPORTED:
-                        errors.append((index, event.reason))
-                    continue
-                if event.id is not None and is_duplicate(fmt, event.id):
-                    result.duplicates += 1
-                    continue
+        mark = 0
+        for start in range(0, max(len(records), 1), CHUNK_RECORDS):
+            events = [adapter(raw) for raw in records[start:start + CHUNK_RECORDS]]
+            last = start + CHUNK_RECORDS >= len(records)
+            with self._lock:
                 try:
-                    # Everything but the numbers depends only on the request's shape, which
-                    # repeats: each shape is resolved once (attribution, bounds, policy, series)
-                    # into a route, and a record costs its route's increments. Routes are keyed
-                    # by the shape's hash: comparing whole shapes on every hit cost more than
-                    # everything else a record needs, and with at most MAX_ROUTES shapes and
-                    # per-process randomised string hashing a 64-bit collision is ~1e-10.
-                    attributes = event.attributes
-                    entities = event.sensitive_entities
-                    shape = hash((
-                        fmt, tuple(attributes.items()) if attributes else (), event.model, event.provider,
-                        event.operation, event.outcome, event.cache_hit, event.guardrails,
-                        tuple(entities) if entities else (), event.duration_seconds is None,
-                        event.ttft_seconds is None, event.input_tokens > 0, event.output_tokens > 0,
-                    ))
-                    route = routes.get(shape)
-                    if route is None:
-                        route = self._new_route(shape, event, fmt)
-                    cost = event.reported_cost_usd
-                    if cost and not event.cache_hit:  # the common case, without a call
-                        saved, unpriced = 0.0, False
-                    else:
-                        cost, saved, unpriced = price(event, route.listed)
-                    count(route.series, event, cost, saved, entities.values() if entities else ())
-                    if route.audit is not None:
-                        audit.append(event.timestamp, event.id, route.audit,  # type: ignore[union-attr]
-                                     entities.values() if entities else ())
-                    if unpriced or route.folds or route.team in self._adoption_pending:
-                        self._note_rare(route, event, unpriced)
-                except Exception:  # a bug must cost one record, never the exporter
-                    log.exception("could not record a %s record (index %d); counted as rejected", fmt, index)
-                    result.rejected += 1
-                    if len(errors) < MAX_ERRORS_REPORTED:
-                        errors.append((index, "internal error while recording; see exporter log"))
-                    continue
-                result.accepted += 1
-            self._count_batch(fmt, source, result)
-            if position is not None:
-                self._positions[position[0]] = position[1]
+                    mark = self._ingest_chunk(events, start, fmt, source, position=position if last else None,
+                                              result=result)
+                except OSError as err:
+                    self.recorder.inc(catalog.EXPORTER_STATE_WRITE_FAILURES, ())
+                    log.error("could not write the write-ahead log in %s: %s", self._state_dir, err)
+                    raise NotDurable(result) from None
+        if mark and self._wal is not None:
+            try:
+                self._wal.sync(mark)
+            except OSError as err:
+                with self._lock:
+                    self.recorder.inc(catalog.EXPORTER_STATE_WRITE_FAILURES, ())
+                log.error("could not sync the write-ahead log in %s: %s", self._state_dir, err)
+                raise NotDurable(IngestResult()) from None
         return result
+
+    def _ingest_chunk(self, events: list[GatewayEvent | Rejection], offset: int, fmt: str, source: str, *,
+                      position: tuple[str, Any] | None, result: IngestResult, replaying: bool = False) -> int:
+        """Check, log and count one chunk (under the lock); returns the log mark to sync to.
+
+        Every check comes before anything is counted: a record is counted wholly or not at all,
+        and nothing is counted that the log does not hold.
+        """
+        chunk = IngestResult()
+        errors = result.errors
+        dedupe = self._dedupe
+        window = dedupe.window > 0
+        check = self._amounts
+        now = self._clock()
+        remembered: list[int] = []
+        ready: list[tuple[GatewayEvent, _Route, float, float, bool]] = []
+        for index, event in enumerate(events, offset):
+            if type(event) is Rejection:
+                reason = event.reason
+            else:
+                reason = check.event(event, now)  # type: ignore[arg-type]
+                if reason is None:
+                    try:
+                        route, cost, saved, unpriced = self._prepare(event, fmt)  # type: ignore[arg-type]
+                    except Exception:  # a bug must cost one record, never the exporter
+                        log.exception("could not route a %s record (index %d); counted as rejected", fmt, index)
+                        reason = "internal error while recording; see exporter log"
+                    else:
+                        reason = check.priced(cost, saved)
+            if reason is not None:
+                chunk.rejected += 1
+                if len(errors) < MAX_ERRORS_REPORTED:
+                    errors.append((index, reason))
+                continue
+            record_id = event.id  # type: ignore[union-attr]
+            if record_id is not None and window:
+                digest = digest_of(fmt, record_id)
+                if dedupe.check_digest(digest):
+                    chunk.duplicates += 1
+                    continue
+                remembered.append(digest)
+            ready.append((event, route, cost, saved, unpriced))  # type: ignore[arg-type]
+        mark = 0
+        if self._wal is not None and not replaying:
+            try:
+                mark = self._wal.append(fmt, source, position, rejected=chunk.rejected,
+                                        duplicates=chunk.duplicates, events=[item[0] for item in ready])
+            except OSError:
+                dedupe.forget(remembered)
+                raise
+        count = self.recorder.count
+        audit = self._audit
+        for event, route, cost, saved, unpriced in ready:
+            entities = event.sensitive_entities
+            count(route.series, event, cost, saved, entities.values() if entities else ())
+            if route.audit is not None:
+                audit.append(event.timestamp, event.id, route.audit,  # type: ignore[union-attr]
+                             entities.values() if entities else ())
+            if unpriced or route.folds or route.team in self._adoption_pending:
+                self._note_rare(route, event, unpriced)
+        chunk.accepted = len(ready)
+        self._count_batch(fmt, source, chunk)
+        result.accepted += chunk.accepted
+        result.rejected += chunk.rejected
+        result.duplicates += chunk.duplicates
+        if position is not None:
+            self._positions[position[0]] = position[1]
+        return mark
+
+    def _prepare(self, event: GatewayEvent, fmt: str) -> tuple[_Route, float, float, bool]:
+        """The record's route and priced amounts; changes no counter."""
+        # Everything but the numbers depends only on the request's shape, which repeats: each
+        # shape is resolved once (attribution, bounds, policy, series) into a route, and a
+        # record costs its route's increments. Routes are keyed by the shape's hash: comparing
+        # whole shapes on every hit cost more than everything else a record needs, and with at
+        # most MAX_ROUTES shapes and per-process randomised string hashing a 64-bit collision
+        # is ~1e-10.
+        attributes = event.attributes
+        entities = event.sensitive_entities
+        shape = hash((
+            fmt, tuple(attributes.items()) if attributes else (), event.model, event.provider,
+            event.operation, event.outcome, event.cache_hit, event.guardrails,
+            tuple(entities) if entities else (), event.duration_seconds is None,
+            event.ttft_seconds is None, event.input_tokens > 0, event.output_tokens > 0,
+        ))
+        route = self._routes.get(shape)
+        if route is None:
+            route = self._new_route(shape, event, fmt)
+        cost = event.reported_cost_usd
+        if cost and not event.cache_hit:  # the common case, without a call
+            return route, cost, 0.0, False
+        cost, saved, unpriced = self._prices.price(event, route.listed)
+        return route, cost, saved, unpriced
 
     def _note_rare(self, route: _Route, event: GatewayEvent, unpriced: bool) -> None:
         """What only some records need: unpriced and overflow counts, adoption timestamps."""
@@ -325,18 +429,56 @@ class Pipeline:
     # -- scrape and state ----------------------------------------------------------------
 
     def scrape(self) -> bytes:
-        """The /metrics body. With a state directory, the snapshot is written first, so no
-        value Prometheus has seen can be lost by a crash right after."""
+        """The /metrics body. With a state directory, every log entry the body counts is on
+        disk before it is returned, so no value Prometheus has seen can be lost by a crash."""
         with self._lock:
             self._refresh_period()
             for hook in self.before_scrape:
                 hook(self.recorder, self.spec)
-            self._save_locked()
-            return self.recorder.render()
+            self._flush_audit()
+            body = self.recorder.render()
+            mark = self._wal.mark() if self._wal is not None else 0
+        if mark:
+            try:
+                self._wal.sync(mark)  # type: ignore[union-attr]
+            except OSError as err:
+                log.error("could not sync the write-ahead log in %s: %s", self._state_dir, err)
+        return body
 
     def save(self) -> None:
-        with self._lock:
-            self._save_locked()
+        """Write a snapshot generation and drop the log it covers. The lock is held only to
+        copy the state; files are written outside it."""
+        with self._save_lock:
+            with self._lock:
+                self._flush_audit()
+                if self._state is None:
+                    return
+                seq = self._wal.rotate()  # type: ignore[union-attr]
+                snapshot = StateSnapshot(
+                    wal_seq=seq,
+                    recorder=self.recorder.snapshot(),
+                    dedupe_filling=self._dedupe.filling(),
+                    dedupe_sealed=[],
+                    admitted=self._bounds.admitted(),
+                    first_seen=dict(self._first_seen),
+                    first_success=dict(self._first_success),
+                    last_event=dict(self._last_event),
+                    positions=dict(self._positions),
+                )
+                sealed = self._dedupe.sealed()
+                keep = self.spec.ingest.snapshot_generations
+            try:
+                generations = self._generations
+                assert generations is not None
+                # Sealed slices never change: each file is written once, then only named.
+                snapshot.dedupe_sealed = [generations.sealed_file(piece.end, piece.digests().tobytes())
+                                          for piece in sealed]
+                kept = generations.write(seq, encode_snapshot(snapshot), keep)
+                self._wal.truncate(min(kept))  # type: ignore[union-attr]
+            except OSError as err:
+                log.error("could not write the state snapshot to %s: %s", self._state_dir, err)
+                with self._lock:
+                    self.recorder.inc(catalog.EXPORTER_STATE_WRITE_FAILURES, ())
 
     def read(self, reader: Callable[[Recorder], Any]) -> Any:
         """Run ``reader`` on the recorder while no batch is half-recorded (for the OTLP sink)."""
@@ -376,45 +518,119 @@ class Pipeline:
     def _count_audit_failure(self) -> None:
         self.recorder.inc(catalog.AUDIT_WRITE_FAILURES, ())
 
-    def _save_locked(self) -> None:
+    def _flush_audit(self) -> None:
         # Audit lines first: the chain length a scrape exposes must already be in the files.
         if self._audit is not None:
             self._audit.flush()
             self._publish_audit()
-        if self._state is None:
-            return
-        snapshot = Snapshot(
-            recorder=self.recorder.snapshot(),
-            dedupe=self._dedupe.dump(),
-            admitted=self._bounds.admitted(),
-            first_seen=self._first_seen,
-            first_success=self._first_success,
-            last_event=self._last_event,
-            positions=self._positions,
-        )
-        try:
-            self._state.write(msgspec.msgpack.encode(snapshot))
-        except OSError as err:
-            log.error("could not write the state snapshot to %s: %s", self._state.directory, err)
-            self.recorder.inc(catalog.EXPORTER_STATE_WRITE_FAILURES, ())
 
-    def _restore(self) -> dict[str, list[str]]:
-        if self._state is None:
-            return {}
-        data = self._state.read()
+    def close(self) -> None:
+        """At shutdown, after the last ingest and the final snapshot."""
+        if self._wal is not None:
+            self._wal.close()
+
+    # -- restore ----------------------------------------------------------------------------
+
+    def _restore(self) -> tuple[dict[str, list[str]], int | None]:
+        """Load the newest valid generation; returns the admitted values and the log seq to
+        replay after (None without a state directory). Raises StateRefused when generations
+        exist and none is valid: starting from zero would silently reset every counter."""
+        self._problems = 0
+        if self._state is None or self._generations is None:
+            return {}, None
+        paths = self._generations.paths()
+        failures: list[str] = []
+        for path in paths:
+            try:
+                snapshot, sealed = self._generations.load(path)
+                self._restore_recorder(snapshot.recorder)
+            except SnapshotError as err:
+                failures.append(f"{path.name}: {err}")
+                log.error("state snapshot %s failed validation (%s); trying an older generation", path, err)
+                continue
+            self._problems = len(failures)
+            if failures:
+                note = (f"state snapshot damaged, restored the older generation {path.name} and replayed the "
+                        f"log since it: {'; '.join(failures)}")
+                log.error("%s", note)
+                self.state_notes.append(note)
+            self._dedupe.load([*sealed, *([snapshot.dedupe_filling] if snapshot.dedupe_filling else [])])
+            self._restore_rest(snapshot.first_seen, snapshot.first_success, snapshot.last_event, snapshot.positions)
+            return snapshot.admitted, snapshot.wal_seq
+        if failures:
+            raise StateRefused(
+                f"every state snapshot in {self._state_dir} failed validation ({'; '.join(failures)}); "
+                "refusing to start from zero. Move the state directory aside to start afresh, or restore it "
+                "from a backup."
+            )
+        return self._restore_legacy(), 0
+
+    def _restore_recorder(self, data: bytes) -> None:
+        try:
+            skipped = self.recorder.restore(data)
+        except ValueError as err:
+            raise SnapshotError(f"counters: {err}") from None
+        if skipped:
+            log.warning("metrics whose definition changed were not restored: %s", ", ".join(skipped))
+
+    def _restore_rest(self, first_seen: dict[str, float], first_success: dict[str, float],
+                      last_event: dict[str, float], positions: dict[str, Any]) -> None:
+        self._first_seen = dict(first_seen)
+        self._first_success = dict(first_success)
+        self._last_event = dict(last_event)
+        self._positions = dict(positions)
+
+    def _restore_legacy(self) -> dict[str, list[str]]:
+        """The single-file snapshot earlier versions wrote, carried over once."""
+        assert self._state is not None
+        path = self._state.directory / SNAPSHOT
+        try:
+            data = self._state.read()
+        except OSError as err:
+            raise StateRefused(f"cannot read the state snapshot {path}: {err.strerror or err}") from None
         if data is None:
             return {}
         try:
-            snapshot = msgspec.msgpack.decode(data, type=Snapshot)
-            self.recorder.restore(snapshot.recorder)
-        except (msgspec.DecodeError, ValueError) as err:
-            moved = self._state.quarantine()
-            log.error("state snapshot unreadable (%s); moved to %s and starting fresh", err, moved)
-            return {}
-        self._dedupe.load(snapshot.dedupe)
-        self._first_seen = dict(snapshot.first_seen)
-        self._first_success = dict(snapshot.first_success)
-        self._last_event = dict(snapshot.last_event)
-        self._positions = dict(snapshot.positions)
-        return snapshot.admitted
+            legacy = msgspec.msgpack.decode(data, type=_LegacySnapshot)
+            self._restore_recorder(legacy.recorder)
+        except (msgspec.DecodeError, SnapshotError) as err:
+            raise StateRefused(
+                f"the state snapshot {path} failed validation ({err}); refusing to start from zero. "
+                "Move it aside to start afresh, or restore it from a backup."
+            ) from None
+        window = self._dedupe.window
+        slices: dict[float, list[int]] = {}
+        for digest, expiry in zip(legacy.dedupe.digests, legacy.dedupe.expiries, strict=False):
+            slices.setdefault(expiry - window, []).append(digest)
+        self._dedupe.load([SliceState(end, b"".join(d.to_bytes(8, "little") for d in digests))
+                           for end, digests in slices.items()])
+        self._restore_rest(legacy.first_seen, legacy.first_success, legacy.last_event, legacy.positions)
+        log.info("carried the state snapshot of an earlier version over from %s", path)
+        return legacy.admitted
 
+    def _replay(self, after_seq: int) -> None:
+        """Count the log entries the snapshot does not cover, exactly as when they arrived."""
+        wal = self._wal
+        assert wal is not None
+        entries = 0
+        records = 0
+        ignored = IngestResult()
+        with self._lock:
+            for entry in wal.replay(after_seq):
+                position = tuple(entry.position) if entry.position else None
+                self._ingest_chunk(list(entry.events), 0, entry.fmt, entry.source,
+                                   position=position, result=ignored, replaying=True)  # type: ignore[arg-type]
+                if entry.rejected or entry.duplicates:
+                    self._count_batch(entry.fmt, entry.source, IngestResult(0, entry.rejected, entry.duplicates))
+                entries += 1
+                records += len(entry.events)
+        if entries:
+            log.info("replayed %d write-ahead log entries (%d records) after snapshot seq %d",
+                     entries, records, after_seq)
+        if wal.damage is not None:
+            damage = wal.damage
+            note = (f"write-ahead log damaged at {damage.segment.name} byte {damage.offset} ({damage.reason}); "
+                    f"entries from there on were not replayed and the segment was moved aside as .damaged")
+            log.error("%s", note)
+            self.state_notes.append(note)
+            self.recorder.inc(catalog.EXPORTER_STATE_RESTORE_PROBLEMS, ("log",))

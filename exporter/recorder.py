@@ -567,6 +567,8 @@ class Recorder:
                 continue
             if len(gs.keys) != len(gs.values) or any(len(k) != len(metric.labels) for k in gs.keys):
                 raise ValueError(f"recorder snapshot: {gs.name} is inconsistent")
+            if not all(math.isfinite(value) for value in gs.values):
+                raise ValueError(f"recorder snapshot: {gs.name} holds a value that is not finite")
             gauges[gs.name] = {
                 tuple(strings.setdefault(s, s) for s in k): value for k, value in zip(gs.keys, gs.values, strict=True)
             }

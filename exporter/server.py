@@ -29,6 +29,7 @@ import orjson
 
 from exporter.batch import split_body
 from exporter.logs import RejectionLog
+from exporter.pipeline import NotDurable
 from exporter.spec import Spec
 
 log = logging.getLogger("gatewatch.server")
@@ -75,6 +76,8 @@ class App:
         self._gate = threading.Condition()
         self._accepting = True
         self._in_flight = 0
+        # Lines /readyz adds after "ready": damage found in the state directory at start.
+        self.notes: list[str] = []
 
     @property
     def token_env(self) -> str | None:
@@ -272,7 +275,8 @@ class _Handler(BaseHTTPRequestHandler):
             return HTTPStatus.OK
         if path == "/readyz":
             if app.ready.is_set():
-                self._send(HTTPStatus.OK, b"ready\n", "text/plain; charset=utf-8")
+                body = "".join(f"{line}\n" for line in ("ready", *app.notes)).encode()
+                self._send(HTTPStatus.OK, body, "text/plain; charset=utf-8")
                 return HTTPStatus.OK
             self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"not ready\n", "text/plain; charset=utf-8")
             return HTTPStatus.SERVICE_UNAVAILABLE
@@ -296,7 +300,14 @@ class _Handler(BaseHTTPRequestHandler):
                     HTTPStatus.BAD_REQUEST,
                     "expected a JSON object, a JSON array or newline-delimited JSON",
                 )
-            result = app.pipeline.ingest(records, fmt, SOURCE)
+            try:
+                result = app.pipeline.ingest(records, fmt, SOURCE)
+            except NotDurable as err:
+                # Chunks logged before the failure are counted; their ids make a retry a duplicate.
+                self._extra_headers = [("Retry-After", "5")]
+                raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE,
+                                f"state directory refused a write; {err.result.accepted} records were kept, "
+                                "retry the batch") from None
         finally:
             app.leave()
         app.rejections.note(SOURCE, fmt, result.rejected, result.errors)

@@ -23,7 +23,7 @@ from exporter import catalog
 from exporter import spec as spec_model
 from exporter.audit import AuditWriter, verify
 from exporter.compliance import ComplianceFeed
-from exporter.pipeline import Pipeline
+from exporter.pipeline import Pipeline, StateRefused
 from exporter.recorder import Recorder
 from exporter.runtime import tune_garbage_collector
 from exporter.server import App, ExporterServer, Listen
@@ -100,13 +100,14 @@ def run(options: Options) -> int:
             token_usage_histogram=bool(options.otlp_endpoint),
         )
         audit = _audit_writer(options.audit_dir, spec)
-        pipeline = Pipeline(spec, recorder=recorder, state=state, audit=audit)
+        pipeline = _pipeline(spec, recorder, state, audit)
         # Files the reports drop into the state directory: review verdicts, the compliance headline.
         feeds: list[StateFileFeed[Any]] = [VerdictGauges(state.directory if state is not None else None)]
         if state is not None:
             feeds.append(ComplianceFeed(state.directory))
         pipeline.before_scrape.extend(feed.publish for feed in feeds)
         app = App(pipeline, token_env=options.ingest_token_env)
+        app.notes.extend(pipeline.state_notes)
         server = _bind(options.listen, app)
         sink = _otlp_sink(options, pipeline)
     except StartupError as err:
@@ -155,6 +156,7 @@ def run(options: Options) -> int:
     stop_snapshots.set()
     pipeline.close_audit()
     pipeline.save()
+    pipeline.close()
     app.rejections.flush()
     if sink is not None:
         sink.stop()
@@ -190,6 +192,16 @@ def _state_store(directory: Path | None) -> StateStore | None:
     if not os.access(state.directory, os.W_OK | os.X_OK):
         raise StartupError(f"cannot write to the state directory {directory}")
     return state
+
+
+def _pipeline(spec: Spec, recorder: Recorder, state: StateStore | None, audit: AuditWriter | None) -> Pipeline:
+    try:
+        return Pipeline(spec, recorder=recorder, state=state, audit=audit)
+    except StateRefused as err:
+        raise StartupError(str(err)) from None
+    except OSError as err:
+        where = f" {err.filename}" if err.filename else ""
+        raise StartupError(f"cannot use the state directory{where}: {err.strerror or err}") from None
 
 
 def _audit_writer(directory: Path | None, spec: Spec) -> AuditWriter | None:

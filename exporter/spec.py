@@ -133,11 +133,32 @@ class Cardinality(Strict, kw_only=True):
     max_series_per_metric: PositiveInt = 50_000
 
 
+class AmountBounds(Strict, kw_only=True):
+    """The largest amount one record may carry; a record beyond any of them is rejected with a
+    reason, so one absurd record cannot poison a sum that finance reads."""
+
+    # More than any model's context window or output limit by orders of magnitude.
+    max_tokens: PositiveInt = 100_000_000
+    # Per request, in USD, whether gateway-reported or priced.
+    max_cost_usd: Positive = 10_000.0
+    max_cache_saved_usd: Positive = 10_000.0
+    # Whole request and time to first token.
+    max_duration_seconds: Positive = 86_400.0
+    # Sensitive entities one guardrail finds in one request, per entity type.
+    max_entities: PositiveInt = 1_000_000
+    # How far a record's start time may lie before or after the exporter's clock.
+    max_age_seconds: Positive = 5 * 366 * 86_400.0
+    max_future_seconds: Positive = 86_400.0
+
+
 class Ingest(Strict, kw_only=True):
     max_body_bytes: PositiveInt = 10 * 1024 * 1024
     token_env: EnvVarName | None = None
     dedupe_window_seconds: NonNegative = 900.0
     snapshot_interval_seconds: Positive = 5.0
+    # Snapshots kept besides the newest, to fall back on when the newest fails validation.
+    snapshot_generations: Annotated[int, msgspec.Meta(ge=1, le=10)] = 2
+    bounds: AmountBounds = AmountBounds()
     cardinality: Cardinality = Cardinality()
 
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from exporter.attribution import Attributor
-from exporter.dedupe import Deduplicator
+from exporter.dedupe import SLICES, Deduplicator
 from exporter.event import GatewayEvent
 from exporter.labels import LabelBound, is_label_safe
 from exporter.periods import month_bounds
@@ -205,8 +205,8 @@ def test_duplicate_within_window_then_forgotten() -> None:
     assert dedupe.is_duplicate("kong", "a") is False, "ids are per format"
     now[0] += 59
     assert dedupe.is_duplicate("litellm", "a") is True, "still inside the window"
-    # remembered for the window plus at most one slice (60 s / 16)
-    now[0] += 1 + 60 / 16
+    # remembered for the window plus at most one slice
+    now[0] += 1 + 60 / SLICES
     assert dedupe.is_duplicate("litellm", "a") is False
 
 
@@ -219,7 +219,7 @@ def test_duplicate_window_survives_dump_and_load() -> None:
     second.load(first.dump())
     assert second.is_duplicate("litellm", "req-canary-7781") is True
     assert second.is_duplicate("litellm", "other") is False
-    now[0] += 40
+    now[0] += 30 + 60 / SLICES + 1  # the first id's window and slice are over, the second's are not
     assert second.is_duplicate("litellm", "req-canary-7781") is False, "expired on its original schedule"
     assert second.is_duplicate("litellm", "other") is True
     assert "canary" not in repr(first.dump()), "raw ids are never stored"
