@@ -20,12 +20,12 @@ import msgspec
 from exporter import catalog
 from exporter.adapters import ENTITY_TYPES, Adapter, build_adapter
 from exporter.amounts import AmountCheck
-from exporter.attribution import Attributor
+from exporter.attribution import Attribution, Attributor
 from exporter.audit.chain import head_value
 from exporter.audit.relevance import AuditShape, audit_static
 from exporter.audit.writer import AuditWriter
 from exporter.dedupe import Deduplicator, SliceState, digest_of
-from exporter.event import GatewayEvent, Rejection
+from exporter.event import GatewayEvent, GuardrailEvaluation, Rejection
 from exporter.fields import FORMATS
 from exporter.labels import LabelBound
 from exporter.periods import month_bounds
@@ -47,6 +47,9 @@ KNOWN_OPERATIONS = (
 MAX_ERRORS_REPORTED = 1000
 # Shapes of request remembered with their resolved route (see Pipeline.ingest).
 MAX_ROUTES = 100_000
+# Marks a logged record's attributes as already resolved (no record field has this name).
+_RESOLVED = "\x00resolved"
+_SENTINELS = frozenset((catalog.OTHER, catalog.UNASSIGNED))
 # Records counted per hold of the pipeline lock: about a millisecond of work, so a scrape
 # waits at most that long behind an ingest, however large its batch.
 CHUNK_RECORDS = 128
@@ -68,6 +71,8 @@ class _Route(NamedTuple):
     team: str | None  # the spec team, for adoption timestamps; None for others
     folds: tuple[str, ...]  # labels the cardinality guard folded for this shape
     audit: AuditShape | None = None  # set when the shape's requests go into the audit trail
+    # What the log stores in place of the record's raw strings: its resolved, bounded labels.
+    logged: dict[str, Any] | None = None
 
 
 class NotDurable(Exception):  # noqa: N818 - it says what the caller must tell the sender
@@ -185,6 +190,8 @@ class Pipeline:
         self.spec = spec
         self._bounds = _Bounds(spec, self._count_fold, admitted)
         self._attributor = Attributor(spec, self._bounds.team, self._bounds.app)
+        self._spec_teams = frozenset(t.name for t in spec.teams)
+        self._spec_apps = frozenset(a.name for a in spec.apps)
         paths = self._attributor.attribute_paths()
         self._adapters: dict[str, Adapter] = {fmt: build_adapter(fmt, paths) for fmt in FORMATS}
         self._prices = PriceBook(spec)
@@ -276,8 +283,10 @@ class Pipeline:
         return result
 
     def _ingest_chunk(self, events: list[GatewayEvent | Rejection], offset: int, fmt: str, source: str, *,
-                      position: tuple[str, Any] | None, result: IngestResult, replaying: bool = False) -> int:
+                      position: tuple[str, Any] | None, result: IngestResult,
+                      logged_digests: list[int] | None = None) -> int:
         """Check, log and count one chunk (under the lock); returns the log mark to sync to.
+        ``logged_digests`` (replaying a log entry) are the records' id digests, 0 for none.
 
         Every check comes before anything is counted: a record is counted wholly or not at all,
         and nothing is counted that the log does not hold.
@@ -289,6 +298,7 @@ class Pipeline:
         check = self._amounts
         now = self._clock()
         remembered: list[int] = []
+        ready_digests: list[int] = []
         ready: list[tuple[GatewayEvent, _Route, float, float, bool]] = []
         for index, event in enumerate(events, offset):
             if type(event) is Rejection:
@@ -308,19 +318,26 @@ class Pipeline:
                 if len(errors) < MAX_ERRORS_REPORTED:
                     errors.append((index, reason))
                 continue
-            record_id = event.id  # type: ignore[union-attr]
-            if record_id is not None and window:
-                digest = digest_of(fmt, record_id)
+            if logged_digests is not None:
+                digest = logged_digests[index - offset]
+            else:
+                record_id = event.id  # type: ignore[union-attr]
+                digest = digest_of(fmt, record_id) if record_id is not None else 0
+            if digest and window:
                 if dedupe.check_digest(digest):
                     chunk.duplicates += 1
                     continue
                 remembered.append(digest)
             ready.append((event, route, cost, saved, unpriced))  # type: ignore[arg-type]
+            ready_digests.append(digest)
         mark = 0
+        replaying = logged_digests is not None
         if self._wal is not None and not replaying:
             try:
+                # Never a raw id or raw attribute on disk: the id's digest and the resolved labels.
+                logged = [msgspec.structs.replace(item[0], id=None, **item[1].logged) for item in ready]
                 mark = self._wal.append(fmt, source, position, rejected=chunk.rejected,
-                                        duplicates=chunk.duplicates, events=[item[0] for item in ready])
+                                        duplicates=chunk.duplicates, events=logged, digests=ready_digests)
             except OSError:
                 dedupe.forget(remembered)
                 raise
@@ -329,7 +346,7 @@ class Pipeline:
         for event, route, cost, saved, unpriced in ready:
             entities = event.sensitive_entities
             count(route.series, event, cost, saved, entities.values() if entities else ())
-            if route.audit is not None:
+            if route.audit is not None and not replaying:  # the audit log has its own recovery
                 audit.append(event.timestamp, event.id, route.audit,  # type: ignore[union-attr]
                              entities.values() if entities else ())
             if unpriced or route.folds or route.team in self._adoption_pending:
@@ -384,12 +401,25 @@ class Pipeline:
                 self.recorder.set(catalog.TEAM_FIRST_SUCCESS, (team,), now)
                 self._adoption_pending.discard(team)
 
+    def _resolve(self, fmt: str, attributes: dict[str, str]) -> Attribution:
+        if _RESOLVED not in attributes:
+            return self._attributor.resolve(fmt, attributes)
+        # A logged record: its attribution was resolved when it arrived. Values beyond the spec
+        # go through the bound again, so the admitted set is what it was before the restart.
+        bounds = self._bounds
+        team, app = attributes["team"], attributes["app"]
+        if team not in self._spec_teams and team not in _SENTINELS:
+            team = bounds.team(team)
+        if app not in self._spec_apps and app not in _SENTINELS:
+            app = bounds.app(app)
+        return Attribution(team, app, attributes["classification"], team in self._spec_teams)
+
     def _new_route(self, shape: int, event: GatewayEvent, fmt: str) -> _Route:
         if len(self._routes) >= MAX_ROUTES:
             self._routes.clear()  # attacker-chosen values must not grow memory without bound
         bounds = self._bounds
         self._folds = folds = []
-        who = self._attributor.resolve(fmt, event.attributes)
+        who = self._resolve(fmt, event.attributes)
         listed = self._prices.canonical(event.model)
         model = listed.name if listed is not None else bounds.model(event.model)
         names = bounds.guardrail_names
@@ -409,7 +439,12 @@ class Pipeline:
         audit = None if self._audit is None else audit_static(
             fmt, key, guardrails + policy.missing_guardrails, policy.violations, entity_names,
         )
-        route = _Route(series, listed, model, who.team if who.known_team else None, tuple(folds), audit)
+        logged = {
+            "attributes": {_RESOLVED: "1", "team": who.team, "app": who.app, "classification": who.classification},
+            "model": model, "provider": key[3], "operation": key[4],
+            "guardrails": tuple(GuardrailEvaluation(*g) for g in guardrails),
+        }
+        route = _Route(series, listed, model, who.team if who.known_team else None, tuple(folds), audit, logged)
         self._routes[shape] = route
         return route
 
@@ -618,8 +653,8 @@ class Pipeline:
         with self._lock:
             for entry in wal.replay(after_seq):
                 position = tuple(entry.position) if entry.position else None
-                self._ingest_chunk(list(entry.events), 0, entry.fmt, entry.source,
-                                   position=position, result=ignored, replaying=True)  # type: ignore[arg-type]
+                self._ingest_chunk(list(entry.events), 0, entry.fmt, entry.source,  # type: ignore[arg-type]
+                                   position=position, result=ignored, logged_digests=entry.digests)
                 if entry.rejected or entry.duplicates:
                     self._count_batch(entry.fmt, entry.source, IngestResult(0, entry.rejected, entry.duplicates))
                 entries += 1

@@ -124,7 +124,7 @@ def test_a_stop_signal_writes_the_final_snapshot_and_exits_0(
     running = exporter_factory("--state-dir", state)
     running.signal(signum)
     assert running.process.wait(30) == 0
-    assert (state / "snapshot.msgpack").stat().st_size > 0
+    assert [p.stat().st_size > 0 for p in state.glob("state-*.snap")] == [True]
     assert "stopped" in running.log()
 
 
