@@ -183,3 +183,17 @@ def test_otlp_makes_a_final_push_on_shutdown(
     assert received == []
     assert running.stop() == 0
     assert received == [("/v1/metrics", "application/x-protobuf")]
+
+
+@pytest.mark.parametrize("name", ["snapshot.msgpack", "state-00000000000000000001.snap", "wal"])
+def test_a_state_path_that_is_unusable_is_a_clear_error_not_a_traceback(tmp_path: Path, name: str) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    if name == "wal":
+        (state / name).write_text("a file where the log directory belongs")
+    else:
+        (state / name).mkdir()
+    result = run_cli("--spec", str(EXAMPLE_SPEC), "--listen", "127.0.0.1:0", "--state-dir", str(state))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert str(state) in result.stderr
