@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup tools run test lint check bench drills generate clean
+.PHONY: setup tools run test lint check bench soak drills generate clean
 
 # The venv is rebuilt when the dependency list changes.
 $(INSTALLED): pyproject.toml
@@ -36,6 +36,11 @@ test: setup lint check
 
 bench: $(INSTALLED)
 	$(PY) bench/ingest.py
+	$(PY) bench/durable.py
+
+# 30 minutes of steady durable ingest: memory and scrape latency over time (not part of CI).
+soak: $(INSTALLED)
+	$(PY) bench/soak.py --minutes 30
 
 drills: setup
 	$(PY) -m drills

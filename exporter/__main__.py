@@ -72,8 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--state-dir", type=Path, metavar="DIR",
-        help="Directory where counters, tail offsets and the duplicate window are written "
-             "atomically, so a restart continues every counter. Default: none, nothing is "
+        help="Directory for the write-ahead log (every accepted batch is on disk before its 202) "
+             "and snapshot generations of counters, tail offsets and the duplicate window, so a "
+             "restart, even after kill -9, continues every counter. Default: none, nothing is "
              "persisted and every restart starts from zero (and re-reads tailed files).",
     )
     parser.add_argument(
