@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ingest import BATCH, SEED, Dresser, best, bench_spec_yaml, calls, time_parse  # noqa: E402
-from tests.support.processes import start_exporter  # noqa: E402
+from bench.ingest import BATCH, SEED, Dresser, bench_spec_yaml, best, calls, time_parse
+from tests.support.processes import start_exporter
 
 
 def post_all(port: int, lines: list[bytes]) -> float:

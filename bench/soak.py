@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ingest import SEED, Dresser, bench_spec_yaml, calls  # noqa: E402
-from tests.support.processes import start_exporter  # noqa: E402
+from bench.ingest import SEED, Dresser, bench_spec_yaml, calls
+from tests.support.processes import start_exporter
 
 SAMPLE_SECONDS = 15.0
 BATCH = 100
