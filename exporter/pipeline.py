@@ -254,16 +254,19 @@ class Pipeline:
         returns; if the disk refuses, NotDurable is raised and the chunks not yet logged are
         not counted. Records are parsed outside the lock and counted in chunks of
         CHUNK_RECORDS, the lock released between chunks, so a scrape never waits on a whole
-        batch.
+        batch (a batch with a position is counted whole).
         """
         adapter = self._adapters.get(fmt)
         if adapter is None:
             raise ValueError(f"unknown format {fmt!r}; expected one of {list(FORMATS)}")
         result = IngestResult()
         mark = 0
-        for start in range(0, max(len(records), 1), CHUNK_RECORDS):
-            events = [adapter(raw) for raw in records[start:start + CHUNK_RECORDS]]
-            last = start + CHUNK_RECORDS >= len(records)
+        # A batch with a position (a tail's, at most its batch_lines) is one unit: one log entry
+        # and one hold of the lock, so no snapshot or crash can split its counts from its position.
+        step = max(len(records), 1) if position is not None else CHUNK_RECORDS
+        for start in range(0, max(len(records), 1), step):
+            events = [adapter(raw) for raw in records[start:start + step]]
+            last = start + step >= len(records)
             with self._lock:
                 try:
                     mark = self._ingest_chunk(events, start, fmt, source, position=position if last else None,

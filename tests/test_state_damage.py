@@ -169,3 +169,4 @@ def test_a_torn_last_entry_is_cut_off_quietly(tmp_path: Path, litellm_records: l
     restarted = _pipeline(state)
     assert _counters(restarted) == expected
     assert restarted.state_notes == []
+
