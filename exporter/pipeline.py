@@ -76,12 +76,8 @@ class _Route(NamedTuple):
 
 
 class NotDurable(Exception):  # noqa: N818 - it says what the caller must tell the sender
-    """The write-ahead log could not be written: the batch must not be acknowledged.
-    ``result`` counts the chunks that were logged and counted before the failure."""
-
-    def __init__(self, result: IngestResult) -> None:
-        super().__init__("the state directory refused a write; the batch is not durable")
-        self.result = result
+    """The write-ahead log could not be written or synced: the batch must not be acknowledged.
+    Chunks logged before the failure may be counted; their ids make a retry a duplicate."""
 
 
 class StateRefused(Exception):  # noqa: N818
@@ -274,7 +270,7 @@ class Pipeline:
                 except OSError as err:
                     self.recorder.inc(catalog.EXPORTER_STATE_WRITE_FAILURES, ())
                     log.error("could not write the write-ahead log in %s: %s", self._state_dir, err)
-                    raise NotDurable(result) from None
+                    raise NotDurable from None
         if mark and self._wal is not None:
             try:
                 self._wal.sync(mark)
@@ -282,7 +278,7 @@ class Pipeline:
                 with self._lock:
                     self.recorder.inc(catalog.EXPORTER_STATE_WRITE_FAILURES, ())
                 log.error("could not sync the write-ahead log in %s: %s", self._state_dir, err)
-                raise NotDurable(IngestResult()) from None
+                raise NotDurable from None
         return result
 
     def _ingest_chunk(self, events: list[GatewayEvent | Rejection], offset: int, fmt: str, source: str, *,
@@ -491,7 +487,12 @@ class Pipeline:
                 self._flush_audit()
                 if self._state is None:
                     return
-                seq = self._wal.rotate()  # type: ignore[union-attr]
+                failed = self._wal.failed  # type: ignore[union-attr]
+                try:
+                    seq = self._wal.rotate()  # type: ignore[union-attr]
+                except OSError as err:
+                    log.error("could not close a write-ahead log segment in %s: %s", self._state_dir, err)
+                    failed, seq = True, self._wal.last_seq  # type: ignore[union-attr]
                 snapshot = StateSnapshot(
                     wal_seq=seq,
                     recorder=self.recorder.snapshot(),
@@ -513,6 +514,8 @@ class Pipeline:
                                           for piece in sealed]
                 kept = generations.write(seq, encode_snapshot(snapshot), keep)
                 self._wal.truncate(min(kept))  # type: ignore[union-attr]
+                if failed:
+                    self._wal.recovered()  # type: ignore[union-attr]
             except OSError as err:
                 log.error("could not write the state snapshot to %s: %s", self._state_dir, err)
                 with self._lock:

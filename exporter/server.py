@@ -302,12 +302,11 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             try:
                 result = app.pipeline.ingest(records, fmt, SOURCE)
-            except NotDurable as err:
-                # Chunks logged before the failure are counted; their ids make a retry a duplicate.
+            except NotDurable:
                 self._extra_headers = [("Retry-After", "5")]
                 raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE,
-                                f"state directory refused a write; {err.result.accepted} records were kept, "
-                                "retry the batch") from None
+                                "the state directory refused a write; retry the batch (records with ids "
+                                "kept before the failure then count as duplicates)") from None
         finally:
             app.leave()
         app.rejections.note(SOURCE, fmt, result.rejected, result.errors)

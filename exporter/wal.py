@@ -75,6 +75,9 @@ class WriteAheadLog:
         self._syncing = False
         self.last_seq = 0
         self.damage: Damage | None = None
+        # After a failed sync the kernel may have dropped the unsynced pages while a later sync
+        # succeeds, so nothing is appended until a snapshot has made the state durable again.
+        self._failed = False
 
     # -- start-up --------------------------------------------------------------------------
 
@@ -121,6 +124,8 @@ class WriteAheadLog:
                duplicates: int, events: list[GatewayEvent], digests: list[int]) -> int:
         """Write one entry (not yet durable: see ``sync``); returns its end mark. Raises OSError,
         having written nothing usable, when the disk refuses."""
+        if self._failed:
+            raise OSError(5, "an earlier write-ahead log sync failed; waiting for a snapshot")
         if self._fd < 0:
             self._open_segment(self.last_seq + 1)
         seq = self.last_seq + 1
@@ -155,6 +160,9 @@ class WriteAheadLog:
                 if self._synced < self._written:
                     os.fdatasync(fd)
                     self._synced = self._written
+            except OSError:
+                self._failed = True
+                raise
             finally:
                 os.close(fd)
 
@@ -163,11 +171,23 @@ class WriteAheadLog:
     def mark(self) -> int:
         return self._written
 
+    @property
+    def failed(self) -> bool:
+        return self._failed
+
+    def recovered(self) -> None:
+        """A snapshot written after a failure holds everything counted: appending may resume."""
+        with self._sync:
+            self._synced = self._written
+            self._failed = False
+
     def sync(self, upto: int) -> None:
         """Return once every byte written before ``upto`` is on disk. Raises OSError if the
         disk refuses (then nothing after the last successful sync may be called durable)."""
         with self._sync:
             while self._synced < upto:
+                if self._failed:
+                    raise OSError(5, "an earlier write-ahead log sync failed; waiting for a snapshot")
                 if self._syncing:
                     self._sync.wait()
                     continue
@@ -177,6 +197,9 @@ class WriteAheadLog:
                 try:
                     if fd >= 0:
                         os.fdatasync(fd)
+                except OSError:
+                    self._failed = True
+                    raise
                 finally:
                     self._sync.acquire()
                     self._syncing = False

@@ -1,0 +1,104 @@
+"""The write-ahead log: replay after a snapshot's seq, group commit, and a disk that refuses."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exporter import catalog
+from exporter import wal as wal_module
+from exporter.pipeline import NotDurable, Pipeline
+from exporter.recorder import Recorder
+from exporter.spec import load
+from exporter.state import StateStore
+from exporter.wal import WriteAheadLog
+from tests.paths import EXAMPLE_SPEC
+
+SPEC = load(EXAMPLE_SPEC)
+NOW = 1_790_000_100.0
+
+
+def _append(log: WriteAheadLog, n: int) -> int:
+    return log.append("litellm", "http", None, rejected=n, duplicates=0, events=[], digests=[])
+
+
+def test_replay_returns_exactly_the_entries_after_the_snapshot_seq(tmp_path: Path) -> None:
+    log = WriteAheadLog(tmp_path)
+    list(log.replay(0))
+    for n in range(1, 6):
+        log.sync(_append(log, n))
+        if n == 3:
+            log.rotate()
+    log.close()
+    again = WriteAheadLog(tmp_path)
+    assert [e.rejected for e in again.replay(2)] == [3, 4, 5]
+    assert again.last_seq == 5
+    again.truncate(3)  # the first segment held seqs 1-3: gone; the second stays
+    assert [e.seq for e in WriteAheadLog(tmp_path).replay(0)] == [4, 5]
+
+
+def test_group_commit_shares_one_sync_among_writers_waiting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = WriteAheadLog(tmp_path)
+    list(log.replay(0))
+    release = threading.Event()
+    calls: list[int] = []
+    real = os.fdatasync
+
+    def slow_sync(fd: int) -> None:
+        calls.append(fd)
+        release.wait(10)
+        real(fd)
+
+    monkeypatch.setattr(wal_module.os, "fdatasync", slow_sync)
+    first = threading.Thread(target=log.sync, args=(_append(log, 1),))
+    first.start()
+    while not calls:
+        pass
+    # Written while the first sync runs: one more sync covers all three.
+    marks = [_append(log, 2), _append(log, 3)]
+    waiters = [threading.Thread(target=log.sync, args=(m,)) for m in marks]
+    for w in waiters:
+        w.start()
+    release.set()
+    for t in (first, *waiters):
+        t.join(10)
+    assert len(calls) == 2
+
+
+def _records(template: dict[str, Any], start: int, n: int) -> list[bytes]:
+    out = []
+    for i in range(start, start + n):
+        record = json.loads(json.dumps(template))
+        record["id"] = f"chatcmpl-wal-{i}"
+        out.append(json.dumps(record).encode())
+    return out
+
+
+def test_a_refused_sync_is_not_acknowledged_until_a_snapshot_holds_the_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, litellm_records: list[dict[str, Any]]
+) -> None:
+    state = tmp_path / "state"
+    pipeline = Pipeline(SPEC, recorder=Recorder(clock=lambda: NOW), state=StateStore(state), clock=lambda: NOW)
+    real = os.fdatasync
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(wal_module.os, "fdatasync", full_disk)
+    with pytest.raises(NotDurable):
+        pipeline.ingest(_records(litellm_records[0], 0, 10), "litellm", "http")
+    with pytest.raises(NotDurable):  # a later sync must not vouch for pages the kernel may have dropped
+        pipeline.ingest(_records(litellm_records[0], 10, 10), "litellm", "http")
+    monkeypatch.setattr(wal_module.os, "fdatasync", real)
+    pipeline.save()
+    retried = pipeline.ingest(_records(litellm_records[0], 0, 20), "litellm", "http")
+    assert (retried.accepted, retried.duplicates) == (10, 10), "the first batch was kept; its retry dedupes"
+    pipeline.close()
+    restarted = Pipeline(SPEC, recorder=Recorder(clock=lambda: NOW), state=StateStore(state), clock=lambda: NOW)
+    requests = sum(v for _, v in restarted.recorder.series(catalog.REQUESTS))
+    assert requests == 20
