@@ -27,8 +27,28 @@ class AmountCheck:
         self._future = bounds.max_future_seconds
 
     def event(self, ev: GatewayEvent, now: float) -> str | None:
-        """The reason ``ev`` must be rejected, or None. Type checks come first: an adapter bug
-        that lets a non-number through must cost its record, not the batch."""
+        """The reason ``ev`` must be rejected, or None."""
+        # One chained test for the common case (every record pays it); the reason is worked
+        # out only for a record that fails it.
+        tokens = self._tokens
+        cost, saved = ev.reported_cost_usd, ev.reported_cache_saved_usd
+        duration, ttft = ev.duration_seconds, ev.ttft_seconds
+        try:
+            if (0 <= ev.input_tokens <= tokens and 0 <= ev.output_tokens <= tokens
+                    and 0 <= ev.cached_input_tokens <= tokens and 0 <= ev.reasoning_tokens <= tokens
+                    and (cost is None or 0.0 <= cost <= self._cost)
+                    and (saved is None or 0.0 <= saved <= self._saved)
+                    and (duration is None or 0.0 <= duration <= self._duration)
+                    and (ttft is None or 0.0 <= ttft <= self._duration)
+                    and now - self._past <= ev.timestamp <= now + self._future
+                    and (not ev.sensitive_entities
+                         or all(0 <= n <= self._entities for n in ev.sensitive_entities.values()))):
+                return None
+        except TypeError:
+            pass  # an adapter let a non-number through: the checks below name it
+        return self._reason(ev, now)
+
+    def _reason(self, ev: GatewayEvent, now: float) -> str:
         limit = self._tokens
         for name, n in (("input", ev.input_tokens), ("output", ev.output_tokens),
                         ("cached_input", ev.cached_input_tokens), ("reasoning", ev.reasoning_tokens)):
@@ -47,11 +67,7 @@ class AmountCheck:
         if type(timestamp) not in (float, int) or not now - self._past <= timestamp <= now + self._future:
             return ("start time too far from the exporter's clock "
                     "(ingest.bounds.max_age_seconds / max_future_seconds)")
-        if ev.sensitive_entities:
-            for n in ev.sensitive_entities.values():
-                if type(n) is not int or not 0 <= n <= self._entities:
-                    return f"sensitive entity count outside 0..{self._entities} (ingest.bounds.max_entities)"
-        return None
+        return f"sensitive entity count outside 0..{self._entities} (ingest.bounds.max_entities)"
 
     def priced(self, cost: float, saved: float) -> str | None:
         """The reason a priced amount must be rejected (tokens within bounds can still price

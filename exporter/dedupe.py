@@ -136,9 +136,19 @@ class Deduplicator:
                         return True
                     i = (i + 1) & mask
                     found = table[i]
-        if current.contains(digest):
-            return True
-        current.add(digest)
+        table, mask = current.table, current.mask
+        i = digest & mask
+        found = table[i]
+        while found:
+            if found == digest:
+                return True
+            i = (i + 1) & mask
+            found = table[i]
+        if 2 * (current.count + 1) > len(table):
+            current.add(digest)  # grows the table
+        else:
+            table[i] = digest  # the probe stopped at the first free slot: the digest's place
+            current.count += 1
         return False
 
     def forget(self, digests: list[int]) -> None:

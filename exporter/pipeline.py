@@ -311,7 +311,8 @@ class Pipeline:
                         log.exception("could not route a %s record (index %d); counted as rejected", fmt, index)
                         reason = "internal error while recording; see exporter log"
                     else:
-                        reason = check.priced(cost, saved)
+                        if saved or cost is not event.reported_cost_usd:  # type: ignore[union-attr]
+                            reason = check.priced(cost, saved)  # priced here: the event check saw no amount
             if reason is not None:
                 chunk.rejected += 1
                 if len(errors) < MAX_ERRORS_REPORTED:
