@@ -18,7 +18,7 @@ from typing import Any
 
 from exporter.spec import load
 from tests.paths import EXAMPLE_SPEC
-from tests.support.processes import Exporter, by_label, start_exporter, total
+from tests.support.processes import Exporter, by_label, request, spec_variant, start_exporter, total, wait_for
 
 TEAMS = sorted(t.name for t in load(EXAMPLE_SPEC).teams)
 BATCHES = 300
@@ -110,3 +110,35 @@ def test_every_acknowledged_record_is_counted_once_across_kill_9(
         assert abs(counted_cost[team] - expected) <= 1e-9 * max(1.0, expected), team
     accepted = total(metrics, "genai_exporter_events_total", result="accepted")
     assert accepted == BATCHES * BATCH, "each record accepted once; its retries are duplicates"
+
+
+def test_a_damaged_snapshot_is_said_in_the_log_the_metric_and_readyz(
+    tmp_path: Path, litellm_records: list[dict[str, Any]]
+) -> None:
+    state = tmp_path / "state"
+    spec = spec_variant(tmp_path, {"snapshot_interval_seconds: 5": "snapshot_interval_seconds: 0.2"})
+    bodies, _, _ = _batches(litellm_records[0], seed=3)
+    first = start_exporter(tmp_path / "first", "--state-dir", state, spec=spec, log_level="info")
+    try:
+        for count, body in enumerate(bodies[:5], 1):
+            assert first.post("litellm", body)[0] == 202
+            if count <= 2:  # a generation after each of the first two batches
+                wait_for(lambda count=count: len(list(state.glob("state-*.snap"))) >= count,
+                         what=f"{count} snapshot generations")
+    finally:
+        first.stop()  # SIGTERM: the final snapshot is the newest generation
+    newest = max(state.glob("state-*.snap"))
+    data = bytearray(newest.read_bytes())
+    data[len(data) // 2] ^= 0x04
+    newest.write_bytes(bytes(data))
+    second = start_exporter(tmp_path / "second", "--state-dir", state, spec=spec, log_level="info")
+    try:
+        status, body, _ = request(second.url, "GET", "/readyz")
+        metrics = second.scrape()
+    finally:
+        second.stop()
+    assert status == 200
+    assert b"state snapshot damaged" in body and newest.name.encode() in body
+    assert total(metrics, "genai_exporter_state_restore_problems_total", part="snapshot") == 1
+    assert "failed validation" in second.log()
+    assert total(metrics, "genai_requests_total") == 5 * BATCH, "the older generation plus the log"

@@ -70,6 +70,12 @@ BROKEN = [
     ("  retention_min_days: 180", "  retention_min_days: 401", "audit.retention_min_days",
      "expected at most audit.retention_max_days (400), got 401"),
     ("  retention_max_days: 400", "  retention_max_days: 0", "audit.retention_max_days", "expected int >= 1"),
+    # per-record amount bounds and snapshot generations
+    ("    max_tokens: 100000000", "    max_tokens: 0", "ingest.bounds.max_tokens", "expected int >= 1"),
+    ("    max_cost_usd: 10000", "    max_cost_usd: -1", "ingest.bounds.max_cost_usd", "expected float > 0.0"),
+    ("    max_duration_seconds: 86400", "    max_duration_secs: 86400", "ingest.bounds",
+     "unknown key max_duration_secs"),
+    ("  snapshot_generations: 2", "  snapshot_generations: 0", "ingest.snapshot_generations", "expected int >= 1"),
 ]
 
 
