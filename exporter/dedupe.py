@@ -18,6 +18,7 @@ from __future__ import annotations
 from array import array
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 import xxhash
@@ -44,10 +45,12 @@ def digest_of(fmt: str, record_id: str) -> int:
 
 
 class _Slice:
-    __slots__ = ("count", "end", "mask", "table")
+    __slots__ = ("count", "end", "mask", "persisted", "table")
 
     def __init__(self, end: float, slots: int) -> None:
         self.end = end
+        # Set by whoever writes the sealed slice to disk, so it is written once.
+        self.persisted: Any = None
         self.table = array("Q", bytes(8 * slots))
         self.mask = slots - 1
         self.count = 0
@@ -198,8 +201,9 @@ class Deduplicator:
     def dump(self) -> list[SliceState]:
         return [piece.state() for piece in self._slices]
 
-    def load(self, slices: list[SliceState]) -> None:
-        """Add persisted slices (any order); expired ones are dropped, known digests skipped."""
+    def load(self, slices: list[SliceState], persisted: dict[float, Any] | None = None) -> None:
+        """Add persisted slices (any order); expired ones are dropped. ``persisted`` maps a
+        slice's end to the record of its file, for slices that are on disk already."""
         now = self._clock()
         horizon = now - self._window
         loaded: list[_Slice] = []
@@ -210,8 +214,9 @@ class Deduplicator:
             digests.frombytes(state.digests)
             piece = _Slice(state.end, _slots_for(len(digests)))
             for digest in digests:
-                if digest and not any(p.contains(digest) for p in loaded) and not piece.contains(digest):
+                if digest and not piece.contains(digest):
                     piece.add(digest)
+            piece.persisted = (persisted or {}).get(state.end)
             loaded.append(piece)
         self._slices.extendleft(reversed(loaded))
         if self._slices and self._current is not None and self._slices[-1] is not self._current:

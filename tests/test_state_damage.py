@@ -170,3 +170,50 @@ def test_a_torn_last_entry_is_cut_off_quietly(tmp_path: Path, litellm_records: l
     assert _counters(restarted) == expected
     assert restarted.state_notes == []
 
+
+
+def test_sealed_slices_carried_over_stay_valid_across_further_restarts(
+    tmp_path: Path, litellm_records: list[dict[str, Any]]
+) -> None:
+    state = tmp_path / "state"
+    _clock[0] = NOW
+    first = _pipeline(state)
+    # A big round then a small one: the small round's slice is sized from the big one's, so a
+    # later life, sizing it from its own count, lays the same ids out differently.
+    for round_, count in enumerate((400, 60, 10)):
+        _clock[0] = NOW + round_ * ROUND_SECONDS
+        first.ingest(_records(litellm_records[0], 1000 * round_, count), "litellm", "http")
+    first.save()
+    first.close()
+    _clock[0] = NOW + 2.5 * ROUND_SECONDS
+    second = _pipeline(state)
+    second.ingest(_records(litellm_records[0], 5000, 10), "litellm", "http")
+    second.save()
+    second.close()
+    third = _pipeline(state)
+    assert third.state_notes == [], "a slice already on disk is named, never re-encoded"
+    assert sum(v for _, v in third.recorder.series(catalog.REQUESTS)) == 400 + 60 + 10 + 10
+    assert third.ingest(_records(litellm_records[0], 1000, 60), "litellm", "http").duplicates == 60
+
+
+def test_a_snapshot_of_the_earlier_single_file_format_is_carried_over(
+    tmp_path: Path, litellm_records: list[dict[str, Any]]
+) -> None:
+    from exporter.dedupe import digest_of  # noqa: PLC0415
+    from exporter.pipeline import _LegacyDedupe, _LegacySnapshot  # noqa: PLC0415
+
+    source = Pipeline(SPEC, recorder=Recorder(clock=lambda: NOW), clock=lambda: NOW)
+    source.ingest(_records(litellm_records[0], 0, 10), "litellm", "file", position=("tail:x", [1, 2]))
+    ids = [f"chatcmpl-damage-{i}" for i in range(10)]
+    legacy = _LegacySnapshot(
+        recorder=source.recorder.snapshot(),
+        dedupe=_LegacyDedupe([digest_of("litellm", i) for i in ids], [NOW + 600.0] * 10),
+        admitted={}, first_seen={}, first_success={}, last_event={}, positions={"tail:x": [1, 2]},
+    )
+    state = tmp_path / "state"
+    StateStore(state).write(msgspec.msgpack.encode(legacy))
+    _clock[0] = NOW
+    carried = _pipeline(state)
+    assert sum(v for _, v in carried.recorder.series(catalog.REQUESTS)) == 10
+    assert carried.position("tail:x") == [1, 2]
+    assert carried.ingest(_records(litellm_records[0], 0, 10), "litellm", "http").duplicates == 10
