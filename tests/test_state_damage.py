@@ -18,7 +18,8 @@ import pytest
 
 from exporter import catalog
 from exporter import snapshot as snap
-from exporter.pipeline import Pipeline, StateRefused
+from exporter.dedupe import digest_of
+from exporter.pipeline import Pipeline, StateRefused, _LegacyDedupe, _LegacySnapshot
 from exporter.recorder import Recorder
 from exporter.spec import load
 from exporter.state import StateStore
@@ -199,9 +200,6 @@ def test_sealed_slices_carried_over_stay_valid_across_further_restarts(
 def test_a_snapshot_of_the_earlier_single_file_format_is_carried_over(
     tmp_path: Path, litellm_records: list[dict[str, Any]]
 ) -> None:
-    from exporter.dedupe import digest_of  # noqa: PLC0415
-    from exporter.pipeline import _LegacyDedupe, _LegacySnapshot  # noqa: PLC0415
-
     source = Pipeline(SPEC, recorder=Recorder(clock=lambda: NOW), clock=lambda: NOW)
     source.ingest(_records(litellm_records[0], 0, 10), "litellm", "file", position=("tail:x", [1, 2]))
     ids = [f"chatcmpl-damage-{i}" for i in range(10)]
