@@ -7,10 +7,11 @@ Python's per-process ``hash``.
 The window is a ring of time slices. Each slice is an open-addressing hash table in one
 ``array('Q')`` (8 bytes a slot, at most half full: 16 to 32 bytes an id, where a Python set of
 ints costs about 70), so a window of a few million ids takes tens of MB. Expiry drops a whole
-slice, with no per-id work; a slice is sized from the one before it, so it rarely grows while
-it fills. Sealed slices never change again: they are persisted once each (``sealed``), and only
-the filling slice goes into every snapshot, so a snapshot's cost does not grow with the window.
-An id is remembered for at least the window and at most one slice longer.
+slice, with no per-id work. A table is never resized: one that fills is sealed early and a
+table twice its size takes the rest of its time slot, and the next slot is sized from what the
+last one took. Sealed slices never change again: they are persisted once each (``sealed``), and
+only the filling slice goes into every snapshot, so a snapshot's cost does not grow with the
+window. An id is remembered for at least the window and at most one slice longer.
 """
 
 from __future__ import annotations
@@ -45,15 +46,24 @@ def digest_of(fmt: str, record_id: str) -> int:
 
 
 class _Slice:
-    __slots__ = ("count", "end", "mask", "persisted", "table")
+    """One open-addressing table, never resized: a full one is sealed and a larger one follows
+    for the rest of its time slot, so no insert ever pays for rehashing a whole table."""
 
-    def __init__(self, end: float, slots: int) -> None:
+    __slots__ = ("appended", "count", "end", "mask", "persisted", "table")
+
+    def __init__(self, end: float, slots: int, *, keep_order: bool = True) -> None:
         self.end = end
-        # Set by whoever writes the sealed slice to disk, so it is written once.
-        self.persisted: Any = None
         self.table = array("Q", bytes(8 * slots))
         self.mask = slots - 1
         self.count = 0
+        # The digests in insertion order until the slice is on disk: a snapshot copies them
+        # with one memcpy instead of walking the table under the lock.
+        self.appended: array[int] | None = array("Q") if keep_order else None
+        # Set by whoever writes the sealed slice to disk, so it is written once.
+        self.persisted: Any = None
+
+    def full(self) -> bool:
+        return 2 * (self.count + 1) > len(self.table)
 
     def contains(self, digest: int) -> bool:
         table, mask = self.table, self.mask
@@ -67,30 +77,23 @@ class _Slice:
             i = (i + 1) & mask
 
     def add(self, digest: int) -> None:
-        """Insert a digest known to be absent."""
-        if 2 * (self.count + 1) > len(self.table):
-            self._grow()
+        """Insert a digest known to be absent, into a slice that is not full."""
         table, mask = self.table, self.mask
         i = digest & mask
         while table[i]:
             i = (i + 1) & mask
         table[i] = digest
         self.count += 1
+        if self.appended is not None:
+            self.appended.append(digest)
 
-    def _grow(self) -> None:
-        digests = self.digests()
-        slots = 2 * len(self.table)
-        self.table = array("Q", bytes(8 * slots))
-        self.mask = slots - 1
-        self.count = 0
-        for digest in digests:
-            self.add(digest)
-
-    def digests(self) -> array[int]:
-        return array("Q", filter(None, self.table))
+    def content(self) -> bytes:
+        if self.appended is not None:
+            return self.appended.tobytes()
+        return array("Q", filter(None, self.table)).tobytes()
 
     def state(self) -> SliceState:
-        return SliceState(self.end, self.digests().tobytes())
+        return SliceState(self.end, self.content())
 
 
 def _slots_for(count: int) -> int:
@@ -147,12 +150,20 @@ class Deduplicator:
                 return True
             i = (i + 1) & mask
             found = table[i]
-        if 2 * (current.count + 1) > len(table):
-            current.add(digest)  # grows the table
+        if current.full():
+            self._split(current).add(digest)
         else:
             table[i] = digest  # the probe stopped at the first free slot: the digest's place
             current.count += 1
+            current.appended.append(digest)  # type: ignore[union-attr]
         return False
+
+    def _split(self, full: _Slice) -> _Slice:
+        """Seal a full slice early; a table twice its size takes the rest of its time slot."""
+        current = self._current = _Slice(full.end, 2 * len(full.table))
+        self._slices.append(current)
+        self._index_sealed()
+        return current
 
     def forget(self, digests: list[int]) -> None:
         """Undo ``check_digest`` calls that remembered ``digests`` (their chunk was not kept)."""
@@ -161,7 +172,7 @@ class Deduplicator:
             return
         dropped = set(digests)
         fresh = _Slice(current.end, len(current.table))
-        for d in current.digests():
+        for d in current.appended or ():
             if d not in dropped:
                 fresh.add(d)
         self._slices[-1] = self._current = fresh
@@ -174,7 +185,9 @@ class Deduplicator:
 
     def _advance(self, now: float) -> _Slice:
         """Start a new slice, forgetting the slices that ended a window ago."""
-        previous = self._slices[-1].count if self._slices else 0
+        # Sized for what the last time slot took (all of its slices, if it was split).
+        ended = self._slices[-1].end if self._slices else None
+        previous = sum(piece.count for piece in self._slices if piece.end == ended)
         current = self._current = _Slice(now + self._slice, _slots_for(previous))
         slices = self._slices
         slices.append(current)
@@ -201,22 +214,23 @@ class Deduplicator:
     def dump(self) -> list[SliceState]:
         return [piece.state() for piece in self._slices]
 
-    def load(self, slices: list[SliceState], persisted: dict[float, Any] | None = None) -> None:
-        """Add persisted slices (any order); expired ones are dropped. ``persisted`` maps a
-        slice's end to the record of its file, for slices that are on disk already."""
+    def load(self, slices: list[SliceState], persisted: list[Any] | None = None) -> None:
+        """Add persisted slices (any order); expired ones are dropped. ``persisted`` lines up
+        with ``slices``: the record of each one's file when it is on disk already, else None."""
         now = self._clock()
         horizon = now - self._window
         loaded: list[_Slice] = []
-        for state in sorted(slices, key=lambda s: s.end):
+        pairs = zip(slices, persisted or [None] * len(slices), strict=True)
+        for state, on_disk in sorted(pairs, key=lambda pair: pair[0].end):
             if state.end <= horizon or len(state.digests) % 8:
                 continue
             digests = array("Q")
             digests.frombytes(state.digests)
-            piece = _Slice(state.end, _slots_for(len(digests)))
+            piece = _Slice(state.end, _slots_for(len(digests)), keep_order=on_disk is None)
             for digest in digests:
                 if digest and not piece.contains(digest):
                     piece.add(digest)
-            piece.persisted = (persisted or {}).get(state.end)
+            piece.persisted = on_disk
             loaded.append(piece)
         self._slices.extendleft(reversed(loaded))
         if self._slices and self._current is not None and self._slices[-1] is not self._current:

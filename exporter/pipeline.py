@@ -513,7 +513,8 @@ class Pipeline:
                 # Sealed slices never change: each file is written once, then only named.
                 for piece in sealed:
                     if piece.persisted is None:
-                        piece.persisted = generations.sealed_file(piece.end, piece.digests().tobytes())
+                        piece.persisted = generations.sealed_file(piece.end, piece.content())
+                        piece.appended = None  # on disk now: the table alone answers lookups
                 snapshot.dedupe_sealed = [piece.persisted for piece in sealed]
                 kept = generations.write(seq, encode_snapshot(snapshot), keep)
                 self._wal.truncate(min(kept))  # type: ignore[union-attr]
@@ -598,8 +599,8 @@ class Pipeline:
                         f"log since it: {'; '.join(failures)}")
                 log.error("%s", note)
                 self.state_notes.append(note)
-            self._dedupe.load([*sealed, *([snapshot.dedupe_filling] if snapshot.dedupe_filling else [])],
-                              {ref.end: ref for ref in snapshot.dedupe_sealed})
+            filling = [snapshot.dedupe_filling] if snapshot.dedupe_filling else []
+            self._dedupe.load([*sealed, *filling], [*snapshot.dedupe_sealed, *[None] * len(filling)])
             self._restore_rest(snapshot.first_seen, snapshot.first_success, snapshot.last_event, snapshot.positions)
             return snapshot.admitted, snapshot.wal_seq
         if failures:

@@ -110,11 +110,13 @@ class Generations:
 
     def sealed_file(self, end: float, content: bytes) -> SealedSlice:
         """Write a sealed dedupe slice once (atomically) and return its reference."""
-        name = f"{_DEDUPE_PREFIX}{end:.6f}.bin"
+        content_digest = digest(content)
+        # Named by content: slices split early share their slot's end.
+        name = f"{_DEDUPE_PREFIX}{content_digest[:12].hex()}.bin"
         target = self.directory / name
         if not target.exists():
             _write_atomically(target, content)
-        return SealedSlice(end, name, digest(content))
+        return SealedSlice(end, name, content_digest)
 
     def write(self, seq: int, data: bytes, keep: int) -> list[int]:
         """Write generation ``seq``; keep the newest ``keep`` besides it and delete the rest and
