@@ -5,13 +5,15 @@ survives restarts, so the digest must be stable across processes: xxh3 seeded pe
 Python's per-process ``hash``.
 
 The window is a ring of time slices. Each slice is an open-addressing hash table in one
-``array('Q')`` (8 bytes a slot, at most half full: 16 to 32 bytes an id, where a Python set of
+``array('Q')`` (8 bytes a slot, at most half full: 16 to 64 bytes an id, where a Python set of
 ints costs about 70), so a window of a few million ids takes tens of MB. Expiry drops a whole
-slice, with no per-id work. A table is never resized: one that fills is sealed early and a
-table twice its size takes the rest of its time slot, and the next slot is sized from what the
-last one took. Sealed slices never change again: they are persisted once each (``sealed``), and
-only the filling slice goes into every snapshot, so a snapshot's cost does not grow with the
-window. An id is remembered for at least the window and at most one slice longer.
+slice, with no per-id work. A table is never rehashed at once: one that fills moves into a
+table four times its size a few slots per insert (lookups meanwhile probe both), and the next
+slot is sized from what the last one took, so no insert pays for a whole table under the lock.
+
+Sealed slices never change again: they are persisted once each (``sealed``), and only the
+filling slice goes into every snapshot, so a snapshot's cost does not grow with the window. An
+id is remembered for at least the window and at most one slice longer.
 """
 
 from __future__ import annotations
@@ -25,7 +27,11 @@ import msgspec
 import xxhash
 
 SLICES = 4
-_MIN_SLOTS = 1024
+_MIN_SLOTS = 4096
+# A table that fills moves into one this many times larger, and this many of its slots move
+# with each insert: the move ends long before the larger table fills.
+_GROWTH = 4
+_MOVE_PER_INSERT = 4
 
 _SEEDS: dict[str, int] = {}
 
@@ -37,63 +43,102 @@ class SliceState(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
     digests: bytes
 
 
-def digest_of(fmt: str, record_id: str) -> int:
+def seed_of(fmt: str) -> int:
     seed = _SEEDS.get(fmt)
     if seed is None:
         seed = _SEEDS[fmt] = xxhash.xxh3_64_intdigest(fmt.encode())
+    return seed
+
+
+def digest_of(fmt: str, record_id: str) -> int:
     # 0 marks an empty slot.
-    return xxhash.xxh3_64_intdigest(record_id.encode("utf-8", "surrogatepass"), seed) or 1
+    return xxhash.xxh3_64_intdigest(record_id.encode("utf-8", "surrogatepass"), seed_of(fmt)) or 1
 
 
 class _Slice:
-    """One open-addressing table, never resized: a full one is sealed and a larger one follows
-    for the rest of its time slot, so no insert ever pays for rehashing a whole table."""
+    """One time slot's open-addressing table (0 is an empty slot; digests are never 0)."""
 
-    __slots__ = ("appended", "count", "end", "mask", "persisted", "table")
+    __slots__ = ("appended", "count", "end", "mask", "moved", "old", "old_mask", "persisted", "table")
 
     def __init__(self, end: float, slots: int, *, keep_order: bool = True) -> None:
         self.end = end
         self.table = array("Q", bytes(8 * slots))
         self.mask = slots - 1
         self.count = 0
+        # While growing: the previous table, and how many of its slots have moved.
+        self.old: array[int] | None = None
+        self.old_mask = 0
+        self.moved = 0
         # The digests in insertion order until the slice is on disk: a snapshot copies them
         # with one memcpy instead of walking the table under the lock.
         self.appended: array[int] | None = array("Q") if keep_order else None
         # Set by whoever writes the sealed slice to disk, so it is written once.
         self.persisted: Any = None
 
-    def full(self) -> bool:
-        return 2 * (self.count + 1) > len(self.table)
+    def tables(self) -> list[tuple[array[int], int]]:
+        if self.old is None:
+            return [(self.table, self.mask)]
+        return [(self.table, self.mask), (self.old, self.old_mask)]
 
     def contains(self, digest: int) -> bool:
-        table, mask = self.table, self.mask
-        i = digest & mask
-        while True:
+        for table, mask in self.tables():
+            i = digest & mask
             found = table[i]
-            if found == digest:
-                return True
-            if not found:
-                return False
-            i = (i + 1) & mask
+            while found:
+                if found == digest:
+                    return True
+                i = (i + 1) & mask
+                found = table[i]
+        return False
 
     def add(self, digest: int) -> None:
-        """Insert a digest known to be absent, into a slice that is not full."""
-        table, mask = self.table, self.mask
-        i = digest & mask
-        while table[i]:
-            i = (i + 1) & mask
-        table[i] = digest
+        """Insert a digest known to be absent."""
+        if 2 * (self.count + 1) > len(self.table):
+            self._grow()
+        _place(self.table, self.mask, digest)
         self.count += 1
         if self.appended is not None:
             self.appended.append(digest)
+        if self.old is not None:
+            self._move()
+
+    def _grow(self) -> None:
+        if self.old is not None:  # cannot happen with these ratios; finish the move if it does
+            self._move(len(self.old))
+        slots = _GROWTH * len(self.table)
+        self.old, self.old_mask, self.moved = self.table, self.mask, 0
+        self.table, self.mask = array("Q", bytes(8 * slots)), slots - 1
+
+    def _move(self, slots: int = _MOVE_PER_INSERT) -> None:
+        old = self.old
+        assert old is not None
+        table, mask = self.table, self.mask
+        end = min(self.moved + slots, len(old))
+        for i in range(self.moved, end):
+            digest = old[i]
+            if digest:
+                _place(table, mask, digest)
+        self.moved = end
+        if end == len(old):
+            self.old = None
 
     def content(self) -> bytes:
         if self.appended is not None:
             return self.appended.tobytes()
-        return array("Q", filter(None, self.table)).tobytes()
+        digests = array("Q", filter(None, self.table))
+        if self.old is not None:
+            digests.extend(filter(None, self.old[self.moved:]))
+        return digests.tobytes()
 
     def state(self) -> SliceState:
         return SliceState(self.end, self.content())
+
+
+def _place(table: array[int], mask: int, digest: int) -> None:
+    i = digest & mask
+    while table[i]:
+        i = (i + 1) & mask
+    table[i] = digest
 
 
 def _slots_for(count: int) -> int:
@@ -150,20 +195,15 @@ class Deduplicator:
                 return True
             i = (i + 1) & mask
             found = table[i]
-        if current.full():
-            self._split(current).add(digest)
+        if current.old is not None or 2 * (current.count + 1) > len(table):
+            if current.contains(digest):  # it may still sit in the table being moved
+                return True
+            current.add(digest)
         else:
             table[i] = digest  # the probe stopped at the first free slot: the digest's place
             current.count += 1
             current.appended.append(digest)  # type: ignore[union-attr]
         return False
-
-    def _split(self, full: _Slice) -> _Slice:
-        """Seal a full slice early; a table twice its size takes the rest of its time slot."""
-        current = self._current = _Slice(full.end, 2 * len(full.table))
-        self._slices.append(current)
-        self._index_sealed()
-        return current
 
     def forget(self, digests: list[int]) -> None:
         """Undo ``check_digest`` calls that remembered ``digests`` (their chunk was not kept)."""
@@ -181,13 +221,11 @@ class Deduplicator:
         return sum(piece.count for piece in self._slices)
 
     def memory_bytes(self) -> int:
-        return sum(len(piece.table) * 8 for piece in self._slices)
+        return sum(len(table) * 8 for piece in self._slices for table, _ in piece.tables())
 
     def _advance(self, now: float) -> _Slice:
         """Start a new slice, forgetting the slices that ended a window ago."""
-        # Sized for what the last time slot took (all of its slices, if it was split).
-        ended = self._slices[-1].end if self._slices else None
-        previous = sum(piece.count for piece in self._slices if piece.end == ended)
+        previous = self._slices[-1].count if self._slices else 0  # what the last time slot took
         current = self._current = _Slice(now + self._slice, _slots_for(previous))
         slices = self._slices
         slices.append(current)
@@ -198,7 +236,7 @@ class Deduplicator:
         return current
 
     def _index_sealed(self) -> None:
-        self._sealed_tables = [(piece.table, piece.mask) for piece in self._slices if piece is not self._current]
+        self._sealed_tables = [pair for piece in self._slices if piece is not self._current for pair in piece.tables()]
 
     # -- persistence ---------------------------------------------------------------------
 

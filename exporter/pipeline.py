@@ -298,6 +298,8 @@ class Pipeline:
         now = self._clock()
         remembered: list[int] = []
         ready_digests: list[int] = []
+        routes = self._routes
+        price = self._prices.price
         ready: list[tuple[GatewayEvent, _Route, float, float, bool]] = []
         for index, event in enumerate(events, offset):
             if type(event) is Rejection:
@@ -306,13 +308,35 @@ class Pipeline:
                 reason = check.event(event, now)  # type: ignore[arg-type]
                 if reason is None:
                     try:
-                        route, cost, saved, unpriced = self._prepare(event, fmt)  # type: ignore[arg-type]
+                        # Everything but the numbers depends only on the request's shape, which
+                        # repeats: each shape is resolved once (attribution, bounds, policy,
+                        # series) into a route, and a record costs its route's increments. Routes
+                        # are keyed by the shape's hash: comparing whole shapes on every hit cost
+                        # more than everything else a record needs, and with at most MAX_ROUTES
+                        # shapes and per-process randomised string hashing a 64-bit collision is
+                        # ~1e-10. (Inline, not a method: this runs once per record.)
+                        attributes = event.attributes  # type: ignore[union-attr]
+                        entities = event.sensitive_entities  # type: ignore[union-attr]
+                        shape = hash((
+                            fmt, tuple(attributes.items()) if attributes else (), event.model,  # type: ignore[union-attr]
+                            event.provider, event.operation, event.outcome, event.cache_hit,  # type: ignore[union-attr]
+                            event.guardrails, tuple(entities) if entities else (),  # type: ignore[union-attr]
+                            event.duration_seconds is None, event.ttft_seconds is None,  # type: ignore[union-attr]
+                            event.input_tokens > 0, event.output_tokens > 0,  # type: ignore[union-attr]
+                        ))
+                        route = routes.get(shape)
+                        if route is None:
+                            route = self._new_route(shape, event, fmt)  # type: ignore[arg-type]
+                        cost = event.reported_cost_usd  # type: ignore[union-attr]
+                        if cost and not event.cache_hit:  # type: ignore[union-attr]  # the common case
+                            saved, unpriced = 0.0, False
+                        else:
+                            cost, saved, unpriced = price(event, route.listed)  # type: ignore[arg-type]
+                            # Priced here: the event check saw no such amount.
+                            reason = check.priced(cost, saved)
                     except Exception:  # a bug must cost one record, never the exporter
                         log.exception("could not route a %s record (index %d); counted as rejected", fmt, index)
                         reason = "internal error while recording; see exporter log"
-                    else:
-                        if saved or cost is not event.reported_cost_usd:  # type: ignore[union-attr]
-                            reason = check.priced(cost, saved)  # priced here: the event check saw no amount
             if reason is not None:
                 chunk.rejected += 1
                 if len(errors) < MAX_ERRORS_REPORTED:
@@ -359,31 +383,6 @@ class Pipeline:
         if position is not None:
             self._positions[position[0]] = position[1]
         return mark
-
-    def _prepare(self, event: GatewayEvent, fmt: str) -> tuple[_Route, float, float, bool]:
-        """The record's route and priced amounts; changes no counter."""
-        # Everything but the numbers depends only on the request's shape, which repeats: each
-        # shape is resolved once (attribution, bounds, policy, series) into a route, and a
-        # record costs its route's increments. Routes are keyed by the shape's hash: comparing
-        # whole shapes on every hit cost more than everything else a record needs, and with at
-        # most MAX_ROUTES shapes and per-process randomised string hashing a 64-bit collision
-        # is ~1e-10.
-        attributes = event.attributes
-        entities = event.sensitive_entities
-        shape = hash((
-            fmt, tuple(attributes.items()) if attributes else (), event.model, event.provider,
-            event.operation, event.outcome, event.cache_hit, event.guardrails,
-            tuple(entities) if entities else (), event.duration_seconds is None,
-            event.ttft_seconds is None, event.input_tokens > 0, event.output_tokens > 0,
-        ))
-        route = self._routes.get(shape)
-        if route is None:
-            route = self._new_route(shape, event, fmt)
-        cost = event.reported_cost_usd
-        if cost and not event.cache_hit:  # the common case, without a call
-            return route, cost, 0.0, False
-        cost, saved, unpriced = self._prices.price(event, route.listed)
-        return route, cost, saved, unpriced
 
     def _note_rare(self, route: _Route, event: GatewayEvent, unpriced: bool) -> None:
         """What only some records need: unpriced and overflow counts, adoption timestamps."""
