@@ -1,9 +1,9 @@
 """Soak: steady ingest with the durable log on, sampling memory and scrape latency.
 
-    make soak                                         # 30 minutes at 2,000 records/s
-    .venv/bin/python bench/soak.py --minutes 1        # a short run
+    make soak                                                     # 30 minutes at 2,000 records/s
+    .venv/bin/python bench/soak.py --minutes 8 --dedupe-window 180    # a short run
 
-The real exporter runs with --state-dir and a 15-minute duplicate window; a client posts
+The real exporter runs with --state-dir and a 15-minute duplicate window (or --dedupe-window); a client posts
 LiteLLM records with unique ids at a fixed rate (the series stay the same, the window fills),
 and every 15 s the soak scrapes /metrics and reads the process's resident memory. It prints one
 row per sample and, at the end, the first and last quarter's medians: memory should level off
@@ -56,12 +56,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=2000.0, help="records per second")
+    parser.add_argument("--dedupe-window", type=float, default=900.0, metavar="SECONDS",
+                        help="the duplicate window; a short run with a short window shows it fill, then level off")
     args = parser.parse_args()
     os.environ.pop("GATEWATCH_INGEST_TOKEN", None)
     with tempfile.TemporaryDirectory(prefix="gatewatch-soak-") as tmp:
         root = Path(tmp)
         spec = root / "bench.yaml"
-        spec.write_text(bench_spec_yaml())
+        spec.write_text(bench_spec_yaml() + f"ingest: {{dedupe_window_seconds: {args.dedupe_window}}}\n")
         dress = Dresser(SEED)
         templates = [dress(call) for call in calls(5_000)]
         exporter = start_exporter(root / "run", "--state-dir", root / "state", spec=spec, log_level="info")

@@ -31,7 +31,7 @@ _MIN_SLOTS = 4096
 # A table that fills moves into one this many times larger, and this many of its slots move
 # with each insert: the move ends long before the larger table fills.
 _GROWTH = 4
-_MOVE_PER_INSERT = 4
+_MOVE_PER_INSERT = 16
 
 _SEEDS: dict[str, int] = {}
 
@@ -50,9 +50,13 @@ def seed_of(fmt: str) -> int:
     return seed
 
 
+def digest(record_id: str, seed: int) -> int:
+    """The id's digest under a format's seed (``seed_of``); never 0, which marks an empty slot."""
+    return xxhash.xxh3_64_intdigest(record_id.encode("utf-8", "surrogatepass"), seed) or 1
+
+
 def digest_of(fmt: str, record_id: str) -> int:
-    # 0 marks an empty slot.
-    return xxhash.xxh3_64_intdigest(record_id.encode("utf-8", "surrogatepass"), seed_of(fmt)) or 1
+    return digest(record_id, seed_of(fmt))
 
 
 class _Slice:
@@ -114,8 +118,7 @@ class _Slice:
         assert old is not None
         table, mask = self.table, self.mask
         end = min(self.moved + slots, len(old))
-        for i in range(self.moved, end):
-            digest = old[i]
+        for digest in old[self.moved:end]:
             if digest:
                 _place(table, mask, digest)
         self.moved = end
@@ -170,7 +173,7 @@ class Deduplicator:
         """True when the id was accepted within the window; otherwise remember it and say False."""
         if self._window <= 0:
             return False
-        return self.check_digest(digest_of(fmt, record_id))
+        return self.check_digest(digest(record_id, seed_of(fmt)))
 
     def check_digest(self, digest: int) -> bool:
         current = self._current

@@ -24,7 +24,8 @@ from exporter.attribution import Attribution, Attributor
 from exporter.audit.chain import head_value
 from exporter.audit.relevance import AuditShape, audit_static
 from exporter.audit.writer import AuditWriter
-from exporter.dedupe import Deduplicator, SliceState, digest_of
+from exporter.dedupe import Deduplicator, SliceState, seed_of
+from exporter.dedupe import digest as digest_id
 from exporter.event import GatewayEvent, GuardrailEvaluation, Rejection
 from exporter.fields import FORMATS
 from exporter.labels import LabelBound
@@ -300,6 +301,7 @@ class Pipeline:
         ready_digests: list[int] = []
         routes = self._routes
         price = self._prices.price
+        seed = seed_of(fmt)
         ready: list[tuple[GatewayEvent, _Route, float, float, bool]] = []
         for index, event in enumerate(events, offset):
             if type(event) is Rejection:
@@ -346,7 +348,7 @@ class Pipeline:
                 digest = logged_digests[index - offset]
             else:
                 record_id = event.id  # type: ignore[union-attr]
-                digest = digest_of(fmt, record_id) if record_id is not None else 0
+                digest = digest_id(record_id, seed) if record_id is not None else 0
             if digest and window:
                 if dedupe.check_digest(digest):
                     chunk.duplicates += 1
