@@ -10,7 +10,8 @@ given as ratios to F (read + orjson.loads of the same records) measured in the s
 every label set is new; steady: the same traffic again under new ids. Memory is the exporter's
 whole-process resident set divided by the sample lines /metrics exposes. Last, the duplicate
 window alone: 2,000,000 ids at 2,000/s into the default 900 s window (1.8 million held), beside
-the plain set of digests it replaced, in CPU time and resident-memory growth.
+the plain set of digests it replaced, in CPU time and resident-memory growth; and how long
+scrapes wait while a 1,000,000-record body is counted.
 """
 
 from __future__ import annotations
@@ -21,13 +22,18 @@ import http.client
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ingest import BATCH, SEED, Dresser, bench_spec_yaml, best, calls, time_parse
+from exporter import spec as spec_model
 from exporter.dedupe import Deduplicator, digest_of
+from exporter.pipeline import Pipeline
+from exporter.recorder import Recorder
+from tests.paths import ROOT
 from tests.support.processes import start_exporter
 
 
@@ -117,6 +123,25 @@ def dedupe_figures(ids: int) -> None:
           f"({set_rss / ids:.0f} bytes an id)", flush=True)
 
 
+def scrape_wait_figures(records: int) -> None:
+    """How long a scrape waits while one body of ``records`` one-character records (what a small
+    gzip body can expand to) is counted, in-process on the example spec."""
+    pipeline = Pipeline(spec_model.load(ROOT / "ops.yaml"), recorder=Recorder())
+    ingest = threading.Thread(target=pipeline.ingest, args=([b"1"] * records, "events", "http"))
+    started = time.perf_counter()
+    ingest.start()
+    waits: list[float] = []
+    while ingest.is_alive():
+        began = time.perf_counter()
+        pipeline.scrape()
+        waits.append((time.perf_counter() - began) * 1000)
+        time.sleep(0.01)
+    batch = time.perf_counter() - started
+    waits.sort()
+    print(f"  {'scrapes during a ' + format(records, ',') + '-record body':<48} {len(waits)} scrapes over "
+          f"{batch:.1f} s: median {waits[len(waits) // 2]:.2f} ms, max {waits[-1]:.2f} ms", flush=True)
+
+
 def _rss_self() -> int:
     status = Path("/proc/self/status").read_text()
     return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")) * 1024
@@ -134,6 +159,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.pop("GATEWATCH_INGEST_TOKEN", None)
     run(6_000 if args.quick else 100_000)
+    scrape_wait_figures(100_000 if args.quick else 1_000_000)
     dedupe_figures(100_000 if args.quick else 2_000_000)
 
 
