@@ -73,7 +73,8 @@ class _Route(NamedTuple):
     folds: tuple[str, ...]  # labels the cardinality guard folded for this shape
     audit: AuditShape | None = None  # set when the shape's requests go into the audit trail
     # What the log stores in place of the record's raw strings: its resolved, bounded labels.
-    logged: dict[str, Any] | None = None
+    # (attributes, model, provider, operation, guardrails as tuples), GatewayEvent's fields 2-5 and 18.
+    logged: tuple[Any, ...] = ()
 
 
 class NotDurable(Exception):  # noqa: N818 - it says what the caller must tell the sender
@@ -101,6 +102,31 @@ class _LegacySnapshot(msgspec.Struct, kw_only=True):
     first_success: dict[str, float]
     last_event: dict[str, float]
     positions: dict[str, Any]
+
+
+_EVENT_FIELDS = [f.name for f in msgspec.structs.fields(GatewayEvent)]
+# Fields the log replaces with the route's resolved labels, in this order, and the guardrails.
+_LABEL_FIELDS = ("attributes", "model", "provider", "operation", "guardrails")
+_REPLACED = tuple(_EVENT_FIELDS.index(name) for name in _LABEL_FIELDS)
+_GUARDRAILS = _EVENT_FIELDS.index("guardrails")
+_ID = _EVENT_FIELDS.index("id")
+
+
+def _logged(event: GatewayEvent, labels: tuple[Any, ...]) -> list[Any]:
+    """The event as the log stores it: a plain array in GatewayEvent's field order (cheaper to
+    encode than a map), with no id and the route's resolved labels in place of raw strings."""
+    fields = list(msgspec.structs.astuple(event))
+    fields[_ID] = None  # the log holds the id's digest only
+    for index, value in zip(_REPLACED, labels, strict=True):
+        fields[index] = value
+    return fields
+
+
+def logged_event(fields: list[Any] | tuple[Any, ...]) -> GatewayEvent:
+    """A GatewayEvent back from its logged array."""
+    values = list(fields)
+    values[_GUARDRAILS] = tuple(GuardrailEvaluation(*g) for g in values[_GUARDRAILS])
+    return GatewayEvent(*values)
 
 
 class _Bounds:
@@ -361,7 +387,7 @@ class Pipeline:
         if self._wal is not None and not replaying:
             try:
                 # Never a raw id or raw attribute on disk: the id's digest and the resolved labels.
-                logged = [msgspec.structs.replace(item[0], id=None, **item[1].logged) for item in ready]
+                logged = [_logged(item[0], item[1].logged) for item in ready]
                 mark = self._wal.append(fmt, source, position, rejected=chunk.rejected,
                                         duplicates=chunk.duplicates, events=logged, digests=ready_digests)
             except OSError:
@@ -440,11 +466,10 @@ class Pipeline:
         audit = None if self._audit is None else audit_static(
             fmt, key, guardrails + policy.missing_guardrails, policy.violations, entity_names,
         )
-        logged = {
-            "attributes": {_RESOLVED: "1", "team": who.team, "app": who.app, "classification": who.classification},
-            "model": model, "provider": key[3], "operation": key[4],
-            "guardrails": tuple(GuardrailEvaluation(*g) for g in guardrails),
-        }
+        logged = (
+            {_RESOLVED: "1", "team": who.team, "app": who.app, "classification": who.classification},
+            model, key[3], key[4], guardrails,
+        )
         route = _Route(series, listed, model, who.team if who.known_team else None, tuple(folds), audit, logged)
         self._routes[shape] = route
         return route
@@ -665,7 +690,8 @@ class Pipeline:
         with self._lock:
             for entry in wal.replay(after_seq):
                 position = tuple(entry.position) if entry.position else None
-                self._ingest_chunk(list(entry.events), 0, entry.fmt, entry.source,  # type: ignore[arg-type]
+                events = [logged_event(fields) for fields in entry.events]
+                self._ingest_chunk(events, 0, entry.fmt, entry.source,  # type: ignore[arg-type]
                                    position=position, result=ignored, logged_digests=entry.digests)
                 if entry.rejected or entry.duplicates:
                     self._count_batch(entry.fmt, entry.source, IngestResult(0, entry.rejected, entry.duplicates))

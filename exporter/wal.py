@@ -29,8 +29,6 @@ from typing import Any
 import msgspec
 import xxhash
 
-from exporter.event import GatewayEvent
-
 log = logging.getLogger("gatewatch.wal")
 
 DIRECTORY = "wal"
@@ -49,7 +47,8 @@ class Entry(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
     rejected: int
     duplicates: int
     # Ids are never stored: each event's id digest (0 for none) carries the duplicate window.
-    events: list[GatewayEvent]
+    # Each event as a tuple in GatewayEvent's field order (see pipeline.logged_event).
+    events: list[list[Any]]
     digests: list[int]
 
 
@@ -121,7 +120,7 @@ class WriteAheadLog:
     # -- writing (under the pipeline lock) -------------------------------------------------
 
     def append(self, fmt: str, source: str, position: tuple[str, Any] | None, *, rejected: int,
-               duplicates: int, events: list[GatewayEvent], digests: list[int]) -> int:
+               duplicates: int, events: list[list[Any]], digests: list[int]) -> int:
         """Write one entry (not yet durable: see ``sync``); returns its end mark. Raises OSError,
         having written nothing usable, when the disk refuses."""
         if self._failed:
