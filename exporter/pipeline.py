@@ -24,11 +24,12 @@ from exporter.attribution import Attribution, Attributor
 from exporter.audit.chain import head_value
 from exporter.audit.relevance import AuditShape, audit_static
 from exporter.audit.writer import AuditWriter
-from exporter.dedupe import Deduplicator, SliceState, seed_of
+from exporter.dedupe import Deduplicator, seed_of
 from exporter.dedupe import digest as digest_id
-from exporter.event import GatewayEvent, GuardrailEvaluation, Rejection
+from exporter.event import GatewayEvent, Rejection
 from exporter.fields import FORMATS
 from exporter.labels import LabelBound
+from exporter.legacy_state import LegacySnapshot, dedupe_slices
 from exporter.periods import month_bounds
 from exporter.policy import PolicyChecker
 from exporter.pricing import PriceBook
@@ -37,7 +38,7 @@ from exporter.snapshot import Generations, SnapshotError, StateSnapshot
 from exporter.snapshot import encode as encode_snapshot
 from exporter.spec import Model, Spec, spec_hash
 from exporter.state import SNAPSHOT, StateStore
-from exporter.wal import WriteAheadLog
+from exporter.wal import WriteAheadLog, decode_event, encode_event
 
 log = logging.getLogger("gatewatch.pipeline")
 
@@ -73,7 +74,7 @@ class _Route(NamedTuple):
     folds: tuple[str, ...]  # labels the cardinality guard folded for this shape
     audit: AuditShape | None = None  # set when the shape's requests go into the audit trail
     # What the log stores in place of the record's raw strings: its resolved, bounded labels.
-    # (attributes, model, provider, operation, guardrails as tuples), GatewayEvent's fields 2-5 and 18.
+    # Values for wal.LABEL_FIELDS: what the log stores in place of the record's raw strings.
     logged: tuple[Any, ...] = ()
 
 
@@ -84,49 +85,6 @@ class NotDurable(Exception):  # noqa: N818 - it says what the caller must tell t
 
 class StateRefused(Exception):  # noqa: N818
     """No snapshot generation in the state directory is usable; the message says which failed."""
-
-
-class _LegacyDedupe(msgspec.Struct, array_like=True):
-    digests: list[int]
-    expiries: list[float]
-
-
-class _LegacySnapshot(msgspec.Struct, kw_only=True):
-    """The single-file snapshot of earlier versions, read once to carry its state over."""
-
-    version: int = 1
-    recorder: bytes
-    dedupe: _LegacyDedupe
-    admitted: dict[str, list[str]]
-    first_seen: dict[str, float]
-    first_success: dict[str, float]
-    last_event: dict[str, float]
-    positions: dict[str, Any]
-
-
-_EVENT_FIELDS = [f.name for f in msgspec.structs.fields(GatewayEvent)]
-# Fields the log replaces with the route's resolved labels, in this order, and the guardrails.
-_LABEL_FIELDS = ("attributes", "model", "provider", "operation", "guardrails")
-_REPLACED = tuple(_EVENT_FIELDS.index(name) for name in _LABEL_FIELDS)
-_GUARDRAILS = _EVENT_FIELDS.index("guardrails")
-_ID = _EVENT_FIELDS.index("id")
-
-
-def _logged(event: GatewayEvent, labels: tuple[Any, ...]) -> list[Any]:
-    """The event as the log stores it: a plain array in GatewayEvent's field order (cheaper to
-    encode than a map), with no id and the route's resolved labels in place of raw strings."""
-    fields = list(msgspec.structs.astuple(event))
-    fields[_ID] = None  # the log holds the id's digest only
-    for index, value in zip(_REPLACED, labels, strict=True):
-        fields[index] = value
-    return fields
-
-
-def logged_event(fields: list[Any] | tuple[Any, ...]) -> GatewayEvent:
-    """A GatewayEvent back from its logged array."""
-    values = list(fields)
-    values[_GUARDRAILS] = tuple(GuardrailEvaluation(*g) for g in values[_GUARDRAILS])
-    return GatewayEvent(*values)
 
 
 class _Bounds:
@@ -387,7 +345,7 @@ class Pipeline:
         if self._wal is not None and not replaying:
             try:
                 # Never a raw id or raw attribute on disk: the id's digest and the resolved labels.
-                logged = [_logged(item[0], item[1].logged) for item in ready]
+                logged = [encode_event(item[0], item[1].logged) for item in ready]
                 mark = self._wal.append(fmt, source, position, rejected=chunk.rejected,
                                         duplicates=chunk.duplicates, events=logged, digests=ready_digests)
             except OSError:
@@ -663,19 +621,14 @@ class Pipeline:
         if data is None:
             return {}
         try:
-            legacy = msgspec.msgpack.decode(data, type=_LegacySnapshot)
+            legacy = msgspec.msgpack.decode(data, type=LegacySnapshot)
             self._restore_recorder(legacy.recorder)
         except (msgspec.DecodeError, SnapshotError) as err:
             raise StateRefused(
                 f"the state snapshot {path} failed validation ({err}); refusing to start from zero. "
                 "Move it aside to start afresh, or restore it from a backup."
             ) from None
-        window = self._dedupe.window
-        slices: dict[float, list[int]] = {}
-        for digest, expiry in zip(legacy.dedupe.digests, legacy.dedupe.expiries, strict=False):
-            slices.setdefault(expiry - window, []).append(digest)
-        self._dedupe.load([SliceState(end, b"".join(d.to_bytes(8, "little") for d in digests))
-                           for end, digests in slices.items()])
+        self._dedupe.load(dedupe_slices(legacy.dedupe, self._dedupe.window))
         self._restore_rest(legacy.first_seen, legacy.first_success, legacy.last_event, legacy.positions)
         log.info("carried the state snapshot of an earlier version over from %s", path)
         return legacy.admitted
@@ -690,7 +643,7 @@ class Pipeline:
         with self._lock:
             for entry in wal.replay(after_seq):
                 position = tuple(entry.position) if entry.position else None
-                events = [logged_event(fields) for fields in entry.events]
+                events = [decode_event(fields) for fields in entry.events]
                 self._ingest_chunk(events, 0, entry.fmt, entry.source,  # type: ignore[arg-type]
                                    position=position, result=ignored, logged_digests=entry.digests)
                 if entry.rejected or entry.duplicates:

@@ -29,6 +29,8 @@ from typing import Any
 import msgspec
 import xxhash
 
+from exporter.event import GatewayEvent, GuardrailEvaluation
+
 log = logging.getLogger("gatewatch.wal")
 
 DIRECTORY = "wal"
@@ -47,9 +49,36 @@ class Entry(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
     rejected: int
     duplicates: int
     # Ids are never stored: each event's id digest (0 for none) carries the duplicate window.
-    # Each event as a tuple in GatewayEvent's field order (see pipeline.logged_event).
+    # Each event as an array in GatewayEvent's field order (see encode_event).
     events: list[list[Any]]
     digests: list[int]
+
+
+_EVENT_FIELDS = [f.name for f in msgspec.structs.fields(GatewayEvent)]
+# Fields the log holds as the pipeline resolved them (bounded labels, never raw record strings),
+# in the order ``encode_event`` takes them.
+LABEL_FIELDS = ("attributes", "model", "provider", "operation", "guardrails")
+_REPLACED = tuple(_EVENT_FIELDS.index(name) for name in LABEL_FIELDS)
+_GUARDRAILS = _EVENT_FIELDS.index("guardrails")
+_ID = _EVENT_FIELDS.index("id")
+
+
+def encode_event(event: GatewayEvent, labels: tuple[Any, ...]) -> list[Any]:
+    """The event as the log stores it: a plain array in GatewayEvent's field order (cheaper to
+    encode than a map), with no id (the entry holds its digest) and ``labels`` (values for
+    LABEL_FIELDS) in place of the raw strings."""
+    fields = list(msgspec.structs.astuple(event))
+    fields[_ID] = None  # the log holds the id's digest only
+    for index, value in zip(_REPLACED, labels, strict=True):
+        fields[index] = value
+    return fields
+
+
+def decode_event(fields: list[Any] | tuple[Any, ...]) -> GatewayEvent:
+    """A GatewayEvent back from its logged array."""
+    values = list(fields)
+    values[_GUARDRAILS] = tuple(GuardrailEvaluation(*g) for g in values[_GUARDRAILS])
+    return GatewayEvent(*values)
 
 
 _ENCODER = msgspec.msgpack.Encoder()

@@ -19,7 +19,8 @@ import pytest
 from exporter import catalog
 from exporter import snapshot as snap
 from exporter.dedupe import digest_of
-from exporter.pipeline import Pipeline, StateRefused, _LegacyDedupe, _LegacySnapshot
+from exporter.legacy_state import LegacyDedupe, LegacySnapshot
+from exporter.pipeline import Pipeline, StateRefused
 from exporter.recorder import Recorder
 from exporter.spec import load
 from exporter.state import StateStore
@@ -203,9 +204,9 @@ def test_a_snapshot_of_the_earlier_single_file_format_is_carried_over(
     source = Pipeline(SPEC, recorder=Recorder(clock=lambda: NOW), clock=lambda: NOW)
     source.ingest(_records(litellm_records[0], 0, 10), "litellm", "file", position=("tail:x", [1, 2]))
     ids = [f"chatcmpl-damage-{i}" for i in range(10)]
-    legacy = _LegacySnapshot(
+    legacy = LegacySnapshot(
         recorder=source.recorder.snapshot(),
-        dedupe=_LegacyDedupe([digest_of("litellm", i) for i in ids], [NOW + 600.0] * 10),
+        dedupe=LegacyDedupe([digest_of("litellm", i) for i in ids], [NOW + 600.0] * 10),
         admitted={}, first_seen={}, first_success={}, last_event={}, positions={"tail:x": [1, 2]},
     )
     state = tmp_path / "state"
