@@ -1,9 +1,12 @@
 """The ingest pipeline: raw records in, metrics recorded.
 
-adapter -> duplicate check -> attribution -> label bounds -> pricing -> policy -> recorder.
+adapter -> amount bounds -> attribution -> label bounds -> pricing -> policy -> duplicate check
+-> write-ahead log -> recorder.
 Every source (HTTP, file tail) goes through ``Pipeline.ingest``; scrapes go through
-``Pipeline.scrape``. One lock serialises both, so a snapshot always pairs counters with the
-tail offsets and dedupe window of the same instant.
+``Pipeline.scrape``. One lock serialises counting (chunk by chunk), log appends, scrapes and
+snapshot copies, so a snapshot always pairs counters with the tail offsets, the dedupe window
+and the log position of the same instant. With a state directory, start-up restores the newest
+valid snapshot generation and replays the log after it.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,14 @@ def records(draw: st.DrawFn) -> tuple[dict[str, Any], bool]:
     return record, admitted
 
 
+def _assert_snapshot_clean(state: Path) -> None:
+    """Every counter, histogram and gauge value in the newest snapshot is finite, and every
+    counter and histogram value is >= 0."""
+    saved = decode_recorder(snap.decode(snap.Generations(state).paths()[0].read_bytes()).recorder)
+    assert all(math.isfinite(v) and v >= 0 for v in memoryview(saved.values).cast("d"))
+    assert all(math.isfinite(v) for gauge in saved.gauges for v in gauge.values)
+
+
 _SAMPLE = re.compile(rb"^(\w+)(\{[^}]*\})? (\S+)$")
 
 
@@ -77,8 +86,12 @@ def _values(exposition: bytes) -> dict[bytes, float]:
 def test_each_record_counts_wholly_or_not_at_all(tmp_path: Path, batch: list[tuple[dict[str, Any], bool]]) -> None:
     for index, (record, _) in enumerate(batch):
         record["id"] = f"fuzz-{index}"  # distinct, so none is a duplicate
-    pipeline = Pipeline(SPEC, recorder=Recorder(clock=lambda: NOW), clock=lambda: NOW)
-    result = pipeline.ingest([json.dumps(r).encode() for r, _ in batch], "litellm", "http")
+    with tempfile.TemporaryDirectory() as state:
+        pipeline = Pipeline(SPEC, recorder=Recorder(clock=lambda: NOW), state=StateStore(state), clock=lambda: NOW)
+        result = pipeline.ingest([json.dumps(r).encode() for r, _ in batch], "litellm", "http")
+        pipeline.save()
+        pipeline.close()
+        _assert_snapshot_clean(Path(state))
     # A record the exporter accepts must be one the bounds admit; any it rejects, it rejects whole.
     assert result.accepted + result.rejected == len(batch)
     rejected_indexes = {index for index, _ in result.errors}
@@ -113,7 +126,5 @@ def test_absurd_amounts_reach_neither_metrics_nor_the_snapshot(tmp_path: Path) -
         assert (result.accepted, result.rejected) == (0, len(absurd))
         assert all("ingest.bounds" in reason or "Expected" in reason for _, reason in result.errors), result.errors
     pipeline.save()
-    saved = snap.decode(snap.Generations(state).paths()[0].read_bytes())
-    floats = memoryview(decode_recorder(saved.recorder).values).cast("d")
-    assert all(math.isfinite(v) and v >= 0 for v in floats)
+    _assert_snapshot_clean(state)
     assert _values(pipeline.recorder.render()).get(b"genai_requests_total", 0.0) == 0.0
