@@ -18,6 +18,7 @@ from dashboards import render as dashboards
 from deploy import render as kubernetes
 from docsgen.metrics import render_metric_catalogue
 from exporter import spec as spec_model
+from mixin.render import render as render_mixin
 from runbooks.render import render as render_runbooks
 
 Generator = Callable[[spec_model.Spec], Mapping[str, str]]
@@ -31,6 +32,7 @@ GENERATORS: tuple[Generator, ...] = (
     dashboards.render,
     collector_config.render,
     kubernetes.render,
+    render_mixin,
 )
 
 
