@@ -4,6 +4,8 @@ reports and the alerts are the ones Prometheus gives for the same records."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 
 from exporter.spec import load
 from tests.paths import EXAMPLE_SPEC, ROOT
+from tests.support.history import History, Segment
 from tests.support.processes import start_exporter
 from tests.support.prometheus import Prometheus, scrape_config
 from tests.support.truth import tally
@@ -65,3 +68,120 @@ def test_vmagent_scrape_gives_victoriametrics_prometheus_answers(tmp_path: Path)
 
 def _values(result: list[dict]) -> dict[str, float]:
     return {str(sorted(r["metric"].items())): float(r["value"][1]) for r in result}
+
+
+# -- reports ---------------------------------------------------------------------------------------
+
+OCT = 1_790_812_800.0  # 2026-10-01T00:00:00Z
+DAY = 86_400.0
+# Scrapes a minute before each 6-hour mark, as real scrapes never land on a period's first
+# millisecond. (On one, VictoriaMetrics 1.79 and Prometheus disagree: Prometheus's windows include
+# a sample at the evaluation instant, VictoriaMetrics' leave it to the next.)
+SKEW = 60.0
+# Two exporter lifetimes: the restart on the 3rd puts counters back to 0 mid-period, the case where
+# a report that trusted increase() alone would lose spend.
+HISTORY = History(SPEC, (Segment(OCT - SKEW, OCT + 2 * DAY - SKEW, 3), Segment(OCT + 2 * DAY - SKEW, OCT + 4 * DAY, 4)),
+                  rate=0.01, step=21_600.0)
+
+
+def prometheus_text(openmetrics: str) -> str:
+    """OpenMetrics (timestamps in seconds) as the text format VictoriaMetrics imports
+    (timestamps in milliseconds); the samples themselves unchanged."""
+    lines = []
+    for line in openmetrics.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        series, value, stamp = line.rsplit(" ", 2)
+        lines.append(f"{series} {value} {round(float(stamp) * 1000)}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def history_servers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Prometheus, VictoriaMetrics]:
+    workdir = tmp_path_factory.mktemp("history")
+    with HISTORY.serve(workdir / "prometheus") as prom, VictoriaMetrics(workdir / "vm") as vm:
+        vm.import_prometheus_text(prometheus_text(HISTORY.openmetrics()))
+        yield prom, vm
+
+
+def report(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "reports", *args], capture_output=True, text=True, cwd=ROOT,
+                          check=False, timeout=300)
+
+
+def test_history_holds_the_same_samples_in_both(history_servers: tuple[Prometheus, VictoriaMetrics]) -> None:
+    prom, vm = history_servers
+    at, window = OCT + 4 * DAY, "[5d]"
+    for expr in ("genai_cost_usd_total", "genai_requests_total", "genai_team_budget_usd"):
+        in_vm, in_prom = _samples(vm.query(expr + window, at=at)), _samples(prom.query(expr + window, at=at))
+        assert in_vm.keys() == in_prom.keys(), expr
+        for series, samples in in_prom.items():
+            assert [t for t, _ in in_vm[series]] == [t for t, _ in samples], series
+            # VictoriaMetrics keeps about 12 significant digits of a float.
+            assert [v for _, v in in_vm[series]] == pytest.approx([v for _, v in samples], rel=1e-11), series
+
+
+def _samples(result: list[dict]) -> dict[str, list[tuple[float, float]]]:
+    return {str(sorted(r["metric"].items())): [(t, float(v)) for t, v in r["values"]] for r in result}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "focus", "md"])
+def test_chargeback_from_victoriametrics_equals_chargeback_from_prometheus(
+        history_servers: tuple[Prometheus, VictoriaMetrics], tmp_path: Path, fmt: str) -> None:
+    outputs = []
+    for server in history_servers:
+        out = tmp_path / f"{type(server).__name__}.{fmt}"
+        done = report("chargeback", "--prometheus", server.url, "--spec", str(EXAMPLE_SPEC),
+                      "--start", "2026-10-01", "--end", "2026-10-05", "--format", fmt, "--out", str(out))
+        assert done.returncode == 0, done.stderr
+        outputs.append(out.read_text())
+    from_prometheus, from_vm = (_without_provenance(text, server.url) for text, server in zip(outputs, history_servers,
+                                                                                             strict=True))
+    assert _cells(from_vm, approximate=True) == _cells(from_prometheus)
+
+
+def _cells(text: str, *, approximate: bool = False) -> list[list[object]]:
+    """The report's cells; with ``approximate``, numbers to their printed precision: VictoriaMetrics
+    keeps about 12 significant digits, so a sum can round the other way in the 6th decimal."""
+    rows = []
+    for line in text.splitlines():
+        row: list[object] = []
+        for cell in line.split(","):
+            try:
+                number = float(cell)
+            except ValueError:
+                row.append(cell)
+                continue
+            row.append(pytest.approx(number, abs=1.5e-6, rel=1e-9) if approximate else number)
+        rows.append(row)
+    return rows
+
+
+def test_report_comparison_sees_a_difference() -> None:
+    assert _cells("a,0.007571\n", approximate=True) == _cells("a,0.007570\n")
+    assert _cells("a,0.007574\n", approximate=True) != _cells("a,0.007570\n")
+    assert _cells("b,0.007570\n", approximate=True) != _cells("a,0.007570\n")
+
+
+def _without_provenance(text: str, url: str) -> str:
+    """The report without the server's address and the time it was made."""
+    return re.sub(r"generated \S+", "generated <time>", text.replace(url, "<server>"))
+
+
+def test_compliance_from_victoriametrics_equals_compliance_from_prometheus(
+        history_servers: tuple[Prometheus, VictoriaMetrics], tmp_path: Path) -> None:
+    outputs, codes = [], []
+    for server in history_servers:
+        out = tmp_path / type(server).__name__
+        done = report("compliance", "--prometheus", server.url, "--spec", str(EXAMPLE_SPEC), "--month", "2026-10",
+                      "--build-dir", str(ROOT / "build"), "--format", "json", "--out", str(out))
+        assert done.returncode in (0, 1), done.stderr
+        codes.append(done.returncode)
+        outputs.append(json.loads(Path(f"{out}.json").read_text()))
+    from_prometheus, from_vm = outputs
+    for found in outputs:
+        found["report"].pop("generated_at")
+        found["report"].pop("source")
+    assert from_vm == from_prometheus
+    assert codes[0] == codes[1]
+    assert any(c.get("status") == "pass" for c in from_vm["controls"])
