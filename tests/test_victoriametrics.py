@@ -4,21 +4,26 @@ reports and the alerts are the ones Prometheus gives for the same records."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from drills.run import Traffic
+from drills.scenarios import by_name
+from drills.stack import rule_files
 from exporter.spec import load
 from tests.paths import EXAMPLE_SPEC, ROOT
 from tests.support.history import History, Segment
 from tests.support.processes import start_exporter
 from tests.support.prometheus import Prometheus, scrape_config
 from tests.support.truth import tally
-from tests.support.victoriametrics import VictoriaMetrics, VmAgent
+from tests.support.victoriametrics import AlertSink, VictoriaMetrics, VmAgent, VmAlert
 from tests.test_e2e_prometheus import accepted_in_prometheus, fixture_records, post_batches, simulated_records
 
 pytestmark = [pytest.mark.binaries, pytest.mark.slow]
@@ -185,3 +190,75 @@ def test_compliance_from_victoriametrics_equals_compliance_from_prometheus(
     assert from_vm == from_prometheus
     assert codes[0] == codes[1]
     assert any(c.get("status") == "pass" for c in from_vm["controls"])
+
+
+# -- alerts ----------------------------------------------------------------------------------------
+
+# The drills' time compression (drills/stack.py): every window, offset and `for` divided by 60.
+FACTOR = 60.0
+INTERVAL = "250ms"
+# Rules about the Prometheus and Alertmanager processes themselves: VictoriaMetrics has no such series.
+PROMETHEUS_SELF = ("PrometheusRuleFailures", "PrometheusSampleLimitHit", "AlertmanagerNotificationsFailing")
+# Alerts that carry these labels are told apart by them.
+IDENTITY = ("alertname", "team", "app", "provider", "model", "slo", "severity")
+
+
+def _identity(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple((k, labels[k]) for k in IDENTITY if k in labels)
+
+
+def _firing(alerts: list[dict]) -> set[tuple[tuple[str, str], ...]]:
+    return {_identity(a["labels"]) for a in alerts
+            if a["state"] == "firing" and a["labels"]["alertname"] not in PROMETHEUS_SELF}
+
+
+def test_vmalert_fires_what_prometheus_fires_for_the_same_traffic(tmp_path: Path) -> None:
+    scenario = by_name(SPEC)["pii_leak"]
+    (expect,) = scenario.expect
+    rules = tmp_path / "rules"
+    for path, text in rule_files(SPEC, FACTOR).items():
+        (rules / Path(path).name).parent.mkdir(parents=True, exist_ok=True)
+        (rules / Path(path).name).write_text(text)
+    rule_paths = sorted(rules.glob("*.yml"))
+    assert len(rule_paths) == 2
+    exporter = start_exporter(tmp_path / "exporter")
+    target = [f"127.0.0.1:{exporter.port}"]
+    prometheus_yml = scrape_config(target, interval=INTERVAL) + "rule_files:\n" + "".join(
+        f"  - {p}\n" for p in rule_paths)
+    traffic = Traffic(SPEC, scenario, exporter.url, start=time.time(), incident_after=BASELINE,
+                      duration=BASELINE + 240.0)
+    try:
+        with Prometheus(tmp_path / "prometheus", prometheus_yml) as prom, VictoriaMetrics(tmp_path / "vm") as vm, \
+                AlertSink() as sink:
+            agent = VmAgent(tmp_path / "vmagent", vm, target, interval=INTERVAL)
+            vmalert = VmAlert(tmp_path / "vmalert", vm, rule_paths, sink.url, interval=INTERVAL)
+            agent.start()
+            vmalert.start()
+            traffic.start()
+            try:
+                def expected_in(firing: set[tuple[tuple[str, str], ...]]) -> bool:
+                    return any(dict(f).get("alertname") == expect.alert
+                               and expect.labels.items() <= dict(f).items() for f in firing)
+
+                prom.wait_until(lambda: expected_in(_firing(prom.api("alerts")["alerts"]))
+                                and expected_in(_firing(vmalert.alerts())), timeout=240.0,
+                                what=f"{expect.alert} firing in Prometheus and vmalert")
+                # The two evaluate at their own instants: wait for them to agree, then compare.
+                with contextlib.suppress(AssertionError):
+                    prom.wait_until(lambda: _firing(prom.api("alerts")["alerts"]) == _firing(vmalert.alerts()),
+                                    timeout=60.0, what="the same alerts firing in both")
+                in_prometheus, in_vmalert = _firing(prom.api("alerts")["alerts"]), _firing(vmalert.alerts())
+                assert in_vmalert == in_prometheus
+                notified = [a for a in sink.firing() if a["labels"].get("alertname") == expect.alert]
+                assert notified, "vmalert did not notify the alert"
+                assert all(a["annotations"].get("runbook_url", "").endswith(f"/{expect.alert}.md") for a in notified)
+                assert all(a["labels"].get("source") == "gatewatch" for a in notified)
+            finally:
+                traffic.stop()
+                vmalert.stop()
+                agent.stop()
+    finally:
+        exporter.stop()
+
+
+BASELINE = 30.0  # seconds of ordinary traffic before the incident (half an hour of compressed time)
