@@ -533,6 +533,23 @@ def _cross_checks(spec: Spec) -> Iterable[tuple[str, str]]:
                f"expected at most audit.retention_max_days ({spec.audit.retention_max_days}), "
                f"got {spec.audit.retention_min_days}")
     yield from _compliance_checks(spec)
+    yield from _kubernetes_checks(spec.kubernetes)
+
+
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                        r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
+
+
+def _kubernetes_checks(k8s: Kubernetes) -> Iterable[tuple[str, str]]:
+    """Labels the API server would refuse, refused here with their place in the spec."""
+    for field in ("prometheus_pod_labels", "operator_labels", "grafana_instance_labels"):
+        for key, value in getattr(k8s, field).items():
+            if not _LABEL_KEY.match(key):
+                yield f"kubernetes.{field}", f"expected label keys as Kubernetes writes them ([prefix/]name), got {key!r}"
+            elif not _LABEL_VALUE.match(value):
+                yield (f"kubernetes.{field}.{key}",
+                       f"expected a Kubernetes label value (letters, digits, '-', '_', '.'; 63 at most), got {value!r}")
 
 
 def _compliance_checks(spec: Spec) -> Iterable[tuple[str, str]]:

@@ -70,7 +70,7 @@ def _walk(real: Any, sentinel: Any, on_string: Callable[[str | None, str, str], 
     return real
 
 
-def _rule_groups(spec: Spec) -> dict[str, Any]:
+def rule_groups(spec: Spec) -> dict[str, Any]:
     rendered = prometheus_rules.render(spec)
     return {
         kind: yaml.safe_load(rendered[f"prometheus/{path}"])["groups"]
@@ -78,7 +78,7 @@ def _rule_groups(spec: Spec) -> dict[str, Any]:
     }
 
 
-def _boards(spec: Spec) -> dict[str, Any]:
+def dashboards_by_file(spec: Spec) -> dict[str, Any]:
     return {
         Path(path).name: json.loads(text)
         for path, text in dashboards.render(spec).items()
@@ -100,8 +100,9 @@ def render(spec: Spec) -> dict[str, str]:
     return {
         f"{ROOT}/mixin.libsonnet": STATIC.read_text(encoding="utf-8"),
         f"{ROOT}/config.libsonnet": _config_source(spec),
-        f"{ROOT}/rules.libsonnet": _source(spec, templater, _rule_groups(spec), _rule_groups(sentinel),
+        f"{ROOT}/rules.libsonnet": _source(spec, templater, rule_groups(spec), rule_groups(sentinel),
                                           frozenset({"expr"})),
-        f"{ROOT}/dashboards.libsonnet": _source(spec, templater, _boards(spec), _boards(sentinel), _QUERY_KEYS),
+        f"{ROOT}/dashboards.libsonnet": _source(spec, templater, dashboards_by_file(spec),
+                                               dashboards_by_file(sentinel), _QUERY_KEYS),
         f"{ROOT}/jsonnetfile.json": json.dumps(JSONNETFILE, indent=2) + "\n",
     }

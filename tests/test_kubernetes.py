@@ -459,6 +459,10 @@ def test_exporter_pod_takes_resources_image_and_token_from_the_spec(objects: dic
     ("    memory_limit: 512Mi", "    memory_limit: lots", "kubernetes.resources.memory_limit",
      "expected str matching"),
     ("  replicas: 2", "  replicas: 0", "kubernetes.replicas", "expected int >= 1"),
+    ("    release: kube-prometheus-stack", "    release: kube prometheus stack", "kubernetes.operator_labels.release",
+     "expected a Kubernetes label value"),
+    ("    dashboards: grafana", "    bad key!: grafana", "kubernetes.grafana_instance_labels",
+     "expected label keys as Kubernetes writes them"),
     ("  storage_size: 1Gi", "  storage_size: 1Gi\n  storage_clas: fast", "kubernetes",
      "unknown key storage_clas"),
 ])

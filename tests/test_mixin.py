@@ -11,17 +11,16 @@ from typing import Any
 
 import _jsonnet
 import msgspec
-import promql_parser
 import pytest
 import yaml
 
 from exporter import spec as spec_model
 from generate import render_all, write
 from mixin import thresholds
-from mixin.render import _boards, _rule_groups
+from mixin.render import dashboards_by_file, rule_groups
 from mixin.templating import exporter_series
 from tests.paths import EXAMPLE_SPEC
-from tests.support.promql import _walk
+from tests.support.promql import vector_selectors
 
 SELECTOR = 'cluster="eu-1", namespace="ai-gateway"'
 SPEC_ALERT = "GenAISpecOutOfStep"
@@ -88,15 +87,9 @@ def _grafana_free(expr: str) -> str:
 
 def _exporter_selectors(expr: str) -> list[tuple[str, dict[str, str]]]:
     """(series name, equality matchers) of every selector reading the exporter's series."""
-    found = []
     series = set(exporter_series())
-    for node in _walk(promql_parser.parse(_grafana_free(expr))):
-        if type(node).__name__ != "VectorSelector":
-            continue
-        matchers = {m.name: m.value for m in node.matchers.matchers if str(m.op) in ("=", "MatchOp.Equal")}
-        if node.name in series or (node.name == "up" and "job" in matchers):
-            found.append((node.name, matchers))
-    return found
+    return [(name, matchers) for name, matchers in vector_selectors(_grafana_free(expr))
+            if name in series or (name == "up" and "job" in matchers)]
 
 
 def test_an_overridden_selector_reaches_every_expression_reading_the_exporter(mixin_dir: Path) -> None:
@@ -130,7 +123,7 @@ def test_the_exporter_job_is_configurable(mixin_dir: Path) -> None:
 def test_overridden_thresholds_give_the_generators_rules_for_them(mixin_dir: Path, spec: spec_model.Spec,
                                                                  overrides: dict[str, float]) -> None:
     out = evaluate(mixin_dir, {"thresholds": overrides})
-    expected = _rule_groups(thresholds.with_values(spec, overrides))
+    expected = rule_groups(thresholds.with_values(spec, overrides))
     for doc, kind in (("rules", "recording"), ("alerts", "alerts")):
         # The spec hash names the spec the rules came from; the mixin's thresholds sit on top of it.
         got = {r.get("alert", r.get("record")) + str(i): r["expr"]
@@ -170,4 +163,4 @@ def test_sentinels_are_valid_values_and_distinct(spec: spec_model.Spec) -> None:
     assert len(set(marks)) == len(marks)
     assert not any(a != b and a in b for a in marks for b in marks)
     msgspec.convert(msgspec.to_builtins(thresholds.sentinel_spec(spec)), spec_model.Spec)
-    assert _boards(spec)
+    assert dashboards_by_file(spec)

@@ -44,3 +44,13 @@ def selected_names(expr: str) -> set[str]:
 
 def is_own_series(name: str) -> bool:
     return name in OWN_SERIES or name.startswith(OWN_SERIES_PREFIXES)
+
+
+def vector_selectors(expr: str) -> list[tuple[str, dict[str, str]]]:
+    """(metric name, equality matchers) of every series selector in ``expr``."""
+    found = []
+    for node in _walk(promql_parser.parse(expr)):
+        if type(node).__name__ == "VectorSelector":
+            matchers = {m.name: m.value for m in node.matchers.matchers if str(m.op) == "MatchOp.Equal"}
+            found.append((node.name, matchers))
+    return found
