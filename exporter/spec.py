@@ -546,7 +546,7 @@ def _kubernetes_checks(k8s: Kubernetes) -> Iterable[tuple[str, str]]:
     for field in ("prometheus_pod_labels", "operator_labels", "grafana_instance_labels"):
         for key, value in getattr(k8s, field).items():
             if not _LABEL_KEY.match(key):
-                yield f"kubernetes.{field}", f"expected label keys as Kubernetes writes them ([prefix/]name), got {key!r}"
+                yield f"kubernetes.{field}", f"expected label keys Kubernetes accepts ([prefix/]name), got {key!r}"
             elif not _LABEL_VALUE.match(value):
                 yield (f"kubernetes.{field}.{key}",
                        f"expected a Kubernetes label value (letters, digits, '-', '_', '.'; 63 at most), got {value!r}")

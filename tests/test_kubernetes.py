@@ -462,7 +462,7 @@ def test_exporter_pod_takes_resources_image_and_token_from_the_spec(objects: dic
     ("    release: kube-prometheus-stack", "    release: kube prometheus stack", "kubernetes.operator_labels.release",
      "expected a Kubernetes label value"),
     ("    dashboards: grafana", "    bad key!: grafana", "kubernetes.grafana_instance_labels",
-     "expected label keys as Kubernetes writes them"),
+     "expected label keys Kubernetes accepts"),
     ("  storage_size: 1Gi", "  storage_size: 1Gi\n  storage_clas: fast", "kubernetes",
      "unknown key storage_clas"),
 ])
