@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from exporter.event import GatewayEvent
 from tests.conformance.kong.fixtures import FIXTURES_BY_RELEASE, Fixture
-from tests.conformance.kong.matrix import NOT_READ, ROWS
+from tests.conformance.kong.matrix import EVERY, NOT_READ, ROWS
 from tests.conformance.kong.releases import RELEASES
 from tests.paths import ROOT
 
 DOC = ROOT / "docs" / "support-kong.md"
 TEST = "tests/conformance/kong/test_kong_releases.py::test_fixture_becomes_the_event_kong_meant"
-_LABEL = {r.key: r.label for r in RELEASES}
+_SHORT = {r.key: r.short for r in RELEASES}
 
 
 def carries(entry: object, path: str) -> bool:
@@ -30,7 +31,11 @@ def carries(entry: object, path: str) -> bool:
 
 
 def verifying(release: str, path: str, load: Callable[[Fixture], object]) -> list[Fixture]:
-    return [f for f in FIXTURES_BY_RELEASE if f.release == release and carries(load(f), path)]
+    """The fixtures of a release that carry a field and become an event (a rejection proves no field)."""
+    return [
+        f for f in FIXTURES_BY_RELEASE
+        if f.release == release and isinstance(f.expected, GatewayEvent) and carries(load(f), path)
+    ]
 
 
 def render() -> str:
@@ -66,17 +71,34 @@ def render() -> str:
     out += [f"| {r.label} | {r.provenance} | {r.serializer} |" for r in RELEASES]
     out += [
         "",
+        "## At a glance",
+        "",
+        "Which event fields are verified for each release. ✓: a row of the field matrix below, proven by a fixture",
+        "of that release. ·: not verified there — the release does not log the field, or (Enterprise releases keep",
+        "a field from the release that added it) no fixture of that release carries it yet.",
+        "",
+        "| event field | " + " | ".join(r.short for r in RELEASES) + " |",
+        "|---|" + "---|" * len(RELEASES),
+    ]
+    for field in dict.fromkeys(row.event_field for row in ROWS):
+        logged = {r for row in ROWS if row.event_field == field for r in row.releases}
+        out.append(f"| `{field}` | " + " | ".join("✓" if r.key in logged else "·" for r in RELEASES) + " |")
+    out += [
+        "",
         "## Field matrix",
         "",
-        f"Each fixture named in the last column is a case of `{TEST}`, which checks the whole event.",
+        f"Each fixture named in the last column is a case of `{TEST}` (`tests/fixtures/kong/releases/"
+        "<release>/<fixture>.json`), which checks the whole event; `test_every_matrix_cell_is_verified_by_a_"
+        "fixture_that_carries_the_field` fails if a release listed in a row has none.",
         "",
         "| Kong log field | releases | → event field | → metric | rule | verified by (fixture) |",
         "|---|---|---|---|---|---|",
     ]
     for row in ROWS:
-        releases = ", ".join(_LABEL[r] for r in row.releases)
+        releases = "all" if row.releases == EVERY else ", ".join(_SHORT[r] for r in row.releases)
         proofs = "; ".join(
-            f"`{f.id}`" for release in row.releases for f in verifying(release, row.log_field, load)
+            f"{_SHORT[release]}: " + ", ".join(f"`{f.name}`" for f in verifying(release, row.log_field, load))
+            for release in row.releases
         )
         out.append(
             f"| `{row.log_field}` | {releases} | `{row.event_field}` | {row.metric} | {row.rule or '—'} | {proofs} |"
