@@ -132,6 +132,10 @@ def render() -> str:
         "  `client_error`, with provider `unknown`.",
         "- Open-source releases log no time to first token; only 3.12 and later do.",
         "- A model Kong never resolved (`UNSPECIFIED` in both `request_model` and `response_model`) is rejected.",
+        "- 3.6 adds every AI plugin's tokens into the one `ai.usage` and keeps the last plugin's `ai.meta`: with",
+        "  ai-request-transformer beside ai-proxy, the event carries both calls' tokens under the proxy's model.",
+        "- Before 3.12 a stream is recognised by its `text/event-stream` response; `request_mode: realtime` is not",
+        "  a stream.",
         "",
     ]
     return "\n".join(out)
