@@ -34,6 +34,8 @@ def mkdocs_config(spec: Spec, teams: list[tuple[str, str]], runbooks: list[Any])
         "use_directory_urls": False,
         "theme": {
             "name": "material",
+            # No Google Fonts: an internal portal must not call out to a third party on every view.
+            "font": False,
             "features": ["navigation.sections", "navigation.indexes", "navigation.top", "search.suggest",
                          "search.highlight", "content.code.copy"],
         },

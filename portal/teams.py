@@ -52,7 +52,7 @@ def facts_table(spec: Spec, team: Team) -> str:
         ("budget alerts go to", budget_route(spec, team)),
         ("data classifications", ", ".join(team.classifications) or "none approved"),
     ]
-    return table(("", ""), rows)
+    return table(("about the team", ""), rows)
 
 
 def models_table(spec: Spec, team: Team) -> str:
@@ -67,12 +67,12 @@ def _guardrail(spec: Spec, name: str) -> Guardrail:
     return next(g for g in spec.guardrails if g.name == name)
 
 
-def guardrails_list(spec: Spec, team: Team) -> str:
-    lines = []
-    for name in team.required_guardrails:
-        guardrail = _guardrail(spec, name)
-        lines.append(f"`{name}` ({guardrail.kind}): {guardrail.description or 'no description in the spec'}")
-    return bullets(lines, empty="None required: the organisation's defaults apply.")
+def guardrails_table(spec: Spec, team: Team) -> str:
+    if not team.required_guardrails:
+        return "None required: the organisation's defaults apply."
+    guardrails = [_guardrail(spec, name) for name in team.required_guardrails]
+    rows = [(f"`{g.name}`", g.kind, g.description or "—") for g in guardrails]
+    return table(("guardrail", "kind", "what it does"), rows)
 
 
 def runbooks_table(spec: Spec) -> str:
@@ -97,7 +97,7 @@ def page(spec: Spec, team: Team) -> str:
         name=team.name,
         facts=facts_table(spec, team),
         models=models_table(spec, team),
-        guardrails=guardrails_list(spec, team),
+        guardrails=guardrails_table(spec, team),
         apps=", ".join(apps) or "none yet",
         objectives=objectives.listed(objectives.applying_to(spec, team)),
         dashboards=bullets([f"[{label}]({url})" for label, url in dashboard_links(spec, team)]),
