@@ -397,7 +397,8 @@ class Support(Strict, kw_only=True):
     office_hours: OfficeHours = OfficeHours()
     response_targets: tuple[ResponseTarget, ...] = ()
     # After the receiver the alert routes to: who to bring in next, per alert audience.
-    escalation: dict[Audience, tuple[EscalationStep, ...]] = {}
+    # Keys: the alert audiences (oncall, budget_owner, security), all of them.
+    escalation: dict[str, tuple[EscalationStep, ...]] = {}
 
 
 class Change(Strict, kw_only=True):
@@ -599,7 +600,11 @@ def _support_checks(support: Support) -> Iterable[tuple[str, str]]:
     if not hours.days:
         yield "support.office_hours.days", "expected at least one day"
     yield from _duplicates("support.response_targets", "priority", [t.priority for t in support.response_targets])
-    for audience in get_args(Audience):
+    audiences = get_args(Audience)
+    for audience in support.escalation:
+        if audience not in audiences:
+            yield f"support.escalation.{audience}", f"expected an alert audience {list(audiences)}, got {audience!r}"
+    for audience in audiences:
         steps = support.escalation.get(audience)
         if not steps:
             yield "support.escalation", f"expected escalation steps for the {audience} audience"

@@ -70,7 +70,7 @@ def escalation_path(spec: Spec, audience: str, first: str | None = None) -> list
     """Who gets the alert first (``first`` when the caller knows better), then who is brought in
     after how long without an answer."""
     path = [f"The alert goes to {first or _first_contact(spec, audience)}."]
-    steps = spec.support.escalation.get(audience, ()) if spec.support is not None else ()  # type: ignore[call-overload]
+    steps = spec.support.escalation.get(audience, ()) if spec.support is not None else ()
     path += [f"After {minutes(s.after_minutes)} without an answer: {s.who} ({s.how})." for s in steps]
     return path
 
