@@ -28,8 +28,8 @@ def team_link(team: Team, prefix: str) -> str:
 
 def _teams_cell(spec: Spec, model: Model) -> str:
     teams = approved_teams(spec, model)
-    return "; ".join(f"{team_link(t, '')} ({', '.join(t.classifications) or 'no classification'})"
-                     for t in teams) or "no team"
+    return "<br>".join(f"{team_link(t, '')}: {', '.join(t.classifications) or 'no classification'}"
+                       for t in teams) or "no team"
 
 
 def _scheduled_cell(spec: Spec, model: Model) -> str:
@@ -38,13 +38,14 @@ def _scheduled_cell(spec: Spec, model: Model) -> str:
 
 
 def catalogue_table(spec: Spec) -> str:
-    header = ("model", "provider", "tier", "input", "output", "cached input", "teams (data classifications)",
-              "scheduled")
-    rows = [
-        (f"`{m.name}`", m.provider, m.tier, *price_cells(m.price), _teams_cell(spec, m), _scheduled_cell(spec, m))
-        for m in spec.models
-    ]
+    header = ("model", "provider", "tier", "input", "output", "cached input", "scheduled")
+    rows = [(f"`{m.name}`", m.provider, m.tier, *price_cells(m.price), _scheduled_cell(spec, m)) for m in spec.models]
     return table(header, rows)
+
+
+def approvals_table(spec: Spec) -> str:
+    rows = [(f"`{m.name}`", _teams_cell(spec, m)) for m in spec.models]
+    return table(("model", "teams: data classifications"), rows)
 
 
 def scheduled(spec: Spec) -> list[tuple[str, str, str]]:

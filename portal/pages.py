@@ -9,7 +9,7 @@ from dashboards.links import dashboard_url
 from exporter import catalog
 from exporter.spec import Spec
 from portal import changelog, objectives, support
-from portal.models import approved_models, catalogue_table, scheduled_table
+from portal.models import approvals_table, approved_models, catalogue_table, scheduled_table
 from portal.text import fill, number, table, words
 
 # The dialects gatewatch reads, as developers know them.
@@ -48,7 +48,8 @@ def home(spec: Spec) -> str:
 
 
 def models(spec: Spec) -> str:
-    return fill("models.md", catalogue=catalogue_table(spec), scheduled=scheduled_table(spec),
+    return fill("models.md", catalogue=catalogue_table(spec), approvals=approvals_table(spec),
+                scheduled=scheduled_table(spec),
                 ticket=support.first_channel(spec, "ticket"))
 
 
@@ -71,7 +72,7 @@ def getting_started(spec: Spec) -> str:
         org=spec.organization.name,
         help=support.first_channel(spec, "chat"),
         gateways="\n".join(sections),
-        scrape_interval=Targets.scrape_interval,
+        scrape_interval=Targets().scrape_interval,
         refresh=team_board.board(spec).refresh,
         hourly=HOURLY_INTERVAL,
         adoption_url=dashboard_url(spec.organization.grafana_base_url, "adoption", "time-to-first-success"),

@@ -13,7 +13,7 @@ from typing import get_args
 import pytest
 import yaml
 
-from alerts.model import Audience as AlertAudience
+from alerts.model import Audience as AlertAudience  # the alerts take it from the spec model
 from exporter import spec as spec_model
 from portal import changelog, support
 from tests.paths import EXAMPLE_SPEC, ROOT

@@ -38,6 +38,8 @@ class _Tables(HTMLParser):
             self._row = []
         elif tag in ("td", "th"):
             self._cell = Cell()
+        elif tag == "br" and self._cell is not None:
+            self._cell.text += " "
         elif tag == "a" and self._cell is not None:
             self._cell.links.append(dict(attrs).get("href") or "")
 
@@ -67,6 +69,7 @@ def tables(html: str) -> list[Table]:
     return parser.tables
 
 
-def table_with(html: str, first_header: str) -> Table:
-    """The page's table whose first column is headed ``first_header``."""
-    return next(t for t in tables(html) if t.header and t.header[0] == first_header)
+def table_with(html: str, first_header: str, second: str | None = None) -> Table:
+    """The page's first table whose first column is headed ``first_header`` (and the second ``second``)."""
+    return next(t for t in tables(html)
+                if t.header and t.header[0] == first_header and (second is None or t.header[1] == second))
