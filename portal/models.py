@@ -33,8 +33,10 @@ def _teams_cell(spec: Spec, model: Model) -> str:
 
 
 def _scheduled_cell(spec: Spec, model: Model) -> str:
-    events = [text for _, name, text in scheduled(spec) if name == model.name]
-    return "; ".join(events) or "—"
+    """Dates only: the section below the table says what happens on them."""
+    events = [f"retires {model.deprecation.retires}"] if model.deprecation else []
+    events += [f"new prices {c.effective}" for c in spec.finance.price_changes if c.model == model.name]
+    return "<br>".join(events) or "—"
 
 
 def catalogue_table(spec: Spec) -> str:

@@ -96,7 +96,6 @@ def blocked(spec: Spec) -> str:
     return fill(
         "blocked.md",
         neutral=words([f"`{o}`" for o in catalog.NEUTRAL_OUTCOMES]),
-        counting_rule=objectives.counting_rule(),
         guardrails=table(header, rows) if rows else "The spec declares no guardrails.",
         levels=", ".join(spec.classification.levels),
         default_level=spec.classification.default,

@@ -284,14 +284,20 @@ def test_model_catalogue_shows_the_spec_values(model: dict[str, Any], site: Path
     assert teams_cell.text == " ".join(f"{t['name']}: {', '.join(t['classifications'])}" for t in expected)
     scheduled = row[table.column("scheduled")].text
     deprecation = model.get("deprecation")
+    expected_dates = [f"retires {deprecation['retires']}"] if deprecation else []
+    expected_dates += [f"new prices {c['effective']}" for c in SPEC["finance"]["price_changes"]
+                       if c["model"] == model["name"]]
+    assert scheduled == (" ".join(expected_dates) or "—")
+    events = table_with((site / "models.html").read_text(), "date")
+    rows = [(r[0].text, r[2].text) for r in events.rows if r[1].text == model["name"]]
     if deprecation:
-        assert f"retires on {deprecation['retires']}" in scheduled
-        assert deprecation["replacement"] in scheduled
+        assert (deprecation["retires"], f"retires on {deprecation['retires']}, move to {deprecation['replacement']} "
+                f"({deprecation['reason']})") in rows
     for change in SPEC["finance"]["price_changes"]:
         if change["model"] == model["name"]:
-            assert f"new prices from {change['effective']}" in scheduled
-    if not deprecation and not any(c["model"] == model["name"] for c in SPEC["finance"]["price_changes"]):
-        assert scheduled == "—"
+            new = change["price"]
+            assert (change["effective"], f"new prices from {change['effective']}: input ${new['input_per_mtok']:.2f}, "
+                    f"output ${new['output_per_mtok']:.2f}, cached input ${new['cached_input_per_mtok']:.2f}") in rows
 
 
 def test_support_page_shows_the_support_section(site: Path) -> None:
