@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
@@ -25,10 +26,11 @@ def fill(template: str, **values: str) -> str:
 
 def usd(value: float) -> str:
     """Dollars with cents, and more digits only when the spec gives them (0.075 stays 0.075)."""
-    text = f"{value:,.2f}"
-    if float(text.replace(",", "")) != value:
-        text = f"{value:,.6f}".rstrip("0")
-    return f"${text}"
+    cents = f"{value:,.2f}"
+    if float(cents.replace(",", "")) == value:
+        return f"${cents}"
+    # repr is the shortest text that reads back as this float: exactly what the spec said.
+    return f"${Decimal(repr(value)):,f}"
 
 
 def words(values: list[str] | tuple[str, ...], empty: str = "none") -> str:

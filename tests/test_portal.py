@@ -7,15 +7,19 @@ import re
 import shutil
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import get_args
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from alerts.model import Audience as AlertAudience  # the alerts take it from the spec model
 from exporter import spec as spec_model
 from portal import changelog, support
+from portal.text import usd
 from tests.paths import EXAMPLE_SPEC, ROOT
 
 EXAMPLE = EXAMPLE_SPEC.read_text()
@@ -204,3 +208,15 @@ def test_check_names_stale_and_leftover_portal_files(tmp_path: Path) -> None:
     assert result.returncode == 1
     stale = {line.strip() for line in result.stderr.splitlines()[1:]}
     assert stale == {f"{out}/portal/docs/teams/search.md", f"{out}/portal/docs/teams/gone.md"}
+
+
+# --- money as the pages print it ---------------------------------------------------------
+
+
+@given(st.decimals(min_value=0, max_value=10_000_000, places=9, allow_nan=False, allow_infinity=False))
+def test_usd_prints_the_spec_figure_exactly_with_at_least_cents(amount: Decimal) -> None:
+    printed = usd(float(amount))
+    assert printed.startswith("$")
+    digits = printed.removeprefix("$").replace(",", "")
+    assert Decimal(digits) == amount
+    assert len(digits.partition(".")[2]) >= 2
