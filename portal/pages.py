@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alerts.prometheus_config import Targets
 from alerts.recording import HOURLY_INTERVAL
+from dashboards import adoption
 from dashboards import team as team_board
 from dashboards.links import dashboard_url
 from exporter import catalog
@@ -75,8 +76,18 @@ def getting_started(spec: Spec) -> str:
         scrape_interval=Targets().scrape_interval,
         refresh=team_board.board(spec).refresh,
         hourly=HOURLY_INTERVAL,
-        adoption_url=dashboard_url(spec.organization.grafana_base_url, "adoption", "time-to-first-success"),
+        adoption_url=dashboard_url(spec.organization.grafana_base_url, "adoption", TIME_TO_FIRST_SUCCESS),
+        adoption_query=_panel_query(spec, TIME_TO_FIRST_SUCCESS),
     )
+
+
+TIME_TO_FIRST_SUCCESS = "time-to-first-success"
+
+
+def _panel_query(spec: Spec, key: str) -> str:
+    """The adoption panel's own query, so the page states exactly what the dashboard measures."""
+    panel = next(p for p in adoption.board(spec).panels if p.key == key)
+    return panel.queries[0].expr
 
 
 def support_page(spec: Spec) -> str:

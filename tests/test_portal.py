@@ -220,3 +220,18 @@ def test_usd_prints_the_spec_figure_exactly_with_at_least_cents(amount: Decimal)
     digits = printed.removeprefix("$").replace(",", "")
     assert Decimal(digits) == amount
     assert len(digits.partition(".")[2]) >= 2
+
+
+def test_portal_runbooks_are_the_runbook_pages() -> None:
+    runbooks = ROOT / "build" / "runbooks"
+    pages = {p.relative_to(runbooks): p.read_text() for p in runbooks.rglob("*.md")}
+    copies = PORTAL / "docs" / "runbooks"
+    assert {p.relative_to(copies): p.read_text() for p in copies.rglob("*.md")} == pages
+
+
+def test_time_to_first_success_is_the_adoption_dashboards_query() -> None:
+    board = next((ROOT / "build" / "grafana" / "dashboards").rglob("*adoption*.json"))
+    panels = yaml.safe_load(board.read_text())["panels"]
+    panel = next(p for p in panels if p["title"] == "Time from first request to first success")
+    page = (PORTAL / "docs" / "getting-started.md").read_text()
+    assert f"```promql\n{panel['targets'][0]['expr']}\n```" in page
