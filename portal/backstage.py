@@ -26,7 +26,7 @@ def system_name(spec: Spec) -> str:
 def platform_owner(spec: Spec) -> str:
     """The team that runs the platform, when the spec names it; else one named after the system."""
     if spec.support is not None and spec.support.platform_team is not None:
-        return f"group:{spec.support.platform_team}"
+        return f"group:{entity_name(spec.support.platform_team)}"
     return f"group:{system_name(spec)}-team"
 
 
@@ -65,7 +65,8 @@ def team_entity(spec: Spec, team: Team) -> dict[str, Any]:
         "apiVersion": API_VERSION,
         "kind": "Group",
         "metadata": {
-            "name": team.name,
+            # Spec names allow a trailing - or _, Backstage names do not.
+            "name": entity_name(team.name),
             "title": title(team),
             "description": f"{title(team)} on the {spec.organization.name} AI platform, cost centre "
                            f"{team.cost_center}.",

@@ -184,6 +184,7 @@ def test_backstage_entities_describe_the_platform_and_every_team() -> None:
         assert group["metadata"]["annotations"]["gatewatch.io/cost-center"] == team["cost_center"]
         assert all(link["url"].startswith(spec["organization"]["grafana_base_url"])
                    for link in group["metadata"]["links"])
+        assert BACKSTAGE_NAME.match(group["metadata"]["name"])
     for entity in (system, location):
         name = entity["metadata"]["name"]
         assert len(name) <= 63 and BACKSTAGE_NAME.match(name), name
