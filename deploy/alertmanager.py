@@ -129,21 +129,8 @@ def plain_config(spec: Spec) -> dict[str, Any]:
 
 def secret_keys(spec: Spec) -> list[str]:
     """The keys the Secret must hold: one per ``*_file`` in the routing."""
-    keys: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if k.endswith("_file"):
-                    keys.add(secret_key(v))
-                else:
-                    walk(v)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(routing.config(spec, routing.receivers(spec)))
-    return sorted(keys)
+    remounted = json.dumps(plain_config(spec))
+    return sorted(set(re.findall(re.escape(SECRETS_MOUNT) + r'/([^"]+)"', remounted)))
 
 
 def files(spec: Spec) -> dict[str, str]:
