@@ -40,8 +40,28 @@ def service_monitor(spec: Spec) -> dict[str, Any]:
     })
 
 
+def discovery_role(spec: Spec) -> dict[str, Any]:
+    """What Prometheus needs to find the exporter's targets here when its own RBAC is per
+    namespace (kube-prometheus); redundant, and harmless, under a cluster-wide role."""
+    return k8s_object("rbac.authorization.k8s.io/v1", "Role", metadata(spec, f"{NAME}-prometheus-discovery"), rules=[
+        {"apiGroups": [""], "resources": ["services", "endpoints", "pods"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
+    ])
+
+
+def discovery_role_binding(spec: Spec) -> dict[str, Any]:
+    k8s = spec.kubernetes
+    name = f"{NAME}-prometheus-discovery"
+    return k8s_object("rbac.authorization.k8s.io/v1", "RoleBinding", metadata(spec, name),
+                      roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+                      subjects=[{"kind": "ServiceAccount", "name": k8s.prometheus_service_account,
+                                 "namespace": k8s.prometheus_namespace}])
+
+
 def objects(spec: Spec) -> dict[str, dict[str, Any]]:
     return {
         **prometheus_rules_objects(spec),
         "prometheus-operator/servicemonitor.yaml": service_monitor(spec),
+        "prometheus-operator/role-discovery.yaml": discovery_role(spec),
+        "prometheus-operator/rolebinding-discovery.yaml": discovery_role_binding(spec),
     }

@@ -322,6 +322,9 @@ class Kubernetes(Strict, kw_only=True):
     prometheus_pod_labels: dict[str, str] = msgspec.field(
         default_factory=lambda: {"app.kubernetes.io/name": "prometheus"}
     )
+    # Prometheus's service account, granted discovery in the namespace (kube-prometheus-stack:
+    # <release>-prometheus; kube-prometheus: prometheus-k8s).
+    prometheus_service_account: DnsLabel = "kube-prometheus-stack-prometheus"
     # Labels the Prometheus Operator's ruleSelector / serviceMonitorSelector /
     # alertmanagerConfigSelector match (kube-prometheus-stack: release=<its release name>).
     operator_labels: dict[str, str] = msgspec.field(default_factory=lambda: {"release": "kube-prometheus-stack"})

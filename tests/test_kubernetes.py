@@ -135,6 +135,7 @@ def test_every_kind_the_build_holds_is_validated_by_a_schema(objects: dict[str, 
     kinds = {(o["apiVersion"], o["kind"]) for o in objects.values()}
     assert set(CRDS) <= kinds
     assert {("apps/v1", "StatefulSet"), ("v1", "Service"), ("policy/v1", "PodDisruptionBudget"),
+            ("rbac.authorization.k8s.io/v1", "Role"), ("rbac.authorization.k8s.io/v1", "RoleBinding"),
             ("networking.k8s.io/v1", "NetworkPolicy"), ("v1", "ConfigMap"), ("v1", "Namespace")} <= kinds
 
 
@@ -286,6 +287,18 @@ def test_servicemonitor_job_label_is_the_job_the_rules_select(objects: dict[str,
     assert {e["port"] for e in monitor["spec"]["endpoints"]} <= port_names
     assert service["spec"]["selector"].items() <= _one(objects, "StatefulSet")["spec"]["template"]["metadata"][
         "labels"].items()
+
+
+def test_prometheus_may_discover_the_exporter_in_its_namespace(objects: dict[str, dict[str, Any]],
+                                                               spec: spec_model.Spec) -> None:
+    role, binding = _one(objects, "Role"), _one(objects, "RoleBinding")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": spec.kubernetes.prometheus_service_account,
+                                    "namespace": spec.kubernetes.prometheus_namespace}]
+    granted = {(group, resource) for rule in role["rules"] for group in rule["apiGroups"]
+               for resource in rule["resources"] if {"list", "watch"} <= set(rule["verbs"])}
+    # What the ServiceMonitor's endpoints role lists and watches.
+    assert {("", "services"), ("", "endpoints"), ("", "pods"), ("discovery.k8s.io", "endpointslices")} <= granted
 
 
 def test_operator_objects_carry_the_labels_the_operator_selects(objects: dict[str, dict[str, Any]],
