@@ -41,7 +41,13 @@ def matcher(text: str) -> dict[str, str]:
     found = _MATCHER.match(text)
     if found is None:
         raise ValueError(f"not an Alertmanager matcher: {text!r}")
-    return {"name": found["name"], "matchType": found["op"], "value": json.loads(found["value"])}
+    return {"name": found["name"], "matchType": found["op"], "value": _unquote(found["value"][1:-1])}
+
+
+def _unquote(text: str) -> str:
+    """A matcher's quoted value as Alertmanager reads it: ``\\n``, ``\\"`` and ``\\\\`` are escapes;
+    any other backslash is literal (so ``re.escape``'s ``\\-`` stays a regex escape)."""
+    return re.sub(r'\\(["\\n])', lambda m: "\n" if m[1] == "n" else m[1], text)
 
 
 def route(tree: dict[str, Any]) -> dict[str, Any]:

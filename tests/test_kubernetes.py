@@ -17,6 +17,8 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from deploy import alertmanager, render
 from exporter import spec as spec_model
@@ -325,9 +327,18 @@ def test_network_policy_admits_the_gateway_namespace_and_prometheus_only(objects
     ('team=~"__unassigned__|__other__"', {"name": "team", "matchType": "=~", "value": "__unassigned__|__other__"}),
     ('provider!="a\\"b"', {"name": "provider", "matchType": "!=", "value": 'a"b'}),
     ('x!~"a\\\\.b"', {"name": "x", "matchType": "!~", "value": "a\\.b"}),
+    ('team=~"search\\-ai|ops"', {"name": "team", "matchType": "=~", "value": "search\\-ai|ops"}),
 ])
 def test_alertmanager_matchers_convert_to_the_crd_form(text: str, expected: dict[str, str]) -> None:
     assert alertmanager.matcher(text) == expected
+
+
+@given(name=st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,20}", fullmatch=True), op=st.sampled_from(["=", "!=", "=~", "!~"]),
+       value=st.text(max_size=40))
+def test_alertmanager_matchers_round_trip(name: str, op: str, value: str) -> None:
+    """Any matcher the routing writes (a label, an operator, a quoted value) reads back as itself."""
+    quoted = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    assert alertmanager.matcher(f'{name}{op}"{quoted}"') == {"name": name, "matchType": op, "value": value}
 
 
 def test_alertmanager_matcher_refuses_what_it_cannot_read() -> None:
