@@ -13,12 +13,14 @@ import _jsonnet
 import msgspec
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from exporter import spec as spec_model
 from generate import render_all, write
 from mixin import thresholds
 from mixin.render import dashboards_by_file, rule_groups
-from mixin.templating import exporter_series
+from mixin.templating import Templater, exporter_series
 from tests.paths import EXAMPLE_SPEC
 from tests.support.promql import vector_selectors
 
@@ -164,3 +166,21 @@ def test_sentinels_are_valid_values_and_distinct(spec: spec_model.Spec) -> None:
     assert not any(a != b and a in b for a in marks for b in marks)
     msgspec.convert(msgspec.to_builtins(thresholds.sentinel_spec(spec)), spec_model.Spec)
     assert dashboards_by_file(spec)
+
+
+@given(name=st.sampled_from(exporter_series()),
+       matchers=st.lists(st.tuples(st.sampled_from(["team", "app", "outcome"]), st.from_regex(r"[a-z_]{1,8}",
+                                                                                            fullmatch=True)),
+                         max_size=2, unique_by=lambda m: m[0]),
+       window=st.sampled_from(["", "[5m]"]), percent=st.booleans())
+def test_templating_adds_the_selector_to_any_exporter_selector(name: str, matchers: list[tuple[str, str]],
+                                                               window: str, percent: bool) -> None:
+    inner = ", ".join(f'{k}="{v}"' for k, v in matchers)
+    selector = f"{name}{{{inner}}}" if matchers else name
+    expr = f"sum({'rate(' + selector + window + ')' if window else selector})" + (" % 7" if percent else "")
+    templated = Templater("https://rb.example", "https://g.example").expression(expr, expr.replace("%", "%%"))
+    plain = {"gatewatchSelectorBraces": "", "gatewatchSelectorPrefix": "", "exporterJob": "gatewatch"}
+    assert templated % plain == expr
+    scoped = {"gatewatchSelectorBraces": '{cluster="eu-1"}', "gatewatchSelectorPrefix": 'cluster="eu-1", ',
+              "exporterJob": "gatewatch"}
+    assert vector_selectors(templated % scoped) == [(name, {"cluster": "eu-1", **dict(matchers)})]
