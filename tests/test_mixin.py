@@ -79,7 +79,7 @@ def _expressions(out: dict[str, Any]) -> list[str]:
 
 
 def _grafana_free(expr: str) -> str:
-    """Grafana's variables and the label_values() helper made plain PromQL, so it parses."""
+    """Grafana's variables and its label_values() function made plain PromQL, so it parses."""
     expr = expr.replace("$__rate_interval", "5m").replace("$__range", "1d").replace("$__interval", "1m")
     expr = expr.replace("${__range_s}", "86400")
     if expr.startswith("label_values("):
