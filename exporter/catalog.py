@@ -199,6 +199,15 @@ EXPORTER_STATE_WRITE_FAILURES = Metric(
     (),
     "Failed writes of the state directory: restart safety is degraded while this grows.",
 )
+# Why a tailed file could not be followed exactly (exporter/tail.py); a closed set.
+TAIL_GAP_REASONS = ("truncated", "missing", "position_unreadable")
+EXPORTER_TAIL_GAPS = Metric(
+    "genai_exporter_tail_gaps_total", _C, "gaps",
+    ("reason",),
+    "Times a tailed file could not be resumed exactly, by reason: truncated (rewritten in place "
+    "with no copy of the unread part left), missing (gone before it was read to its end), "
+    "position_unreadable (the stored position was damaged; the file was read from its start).",
+)
 EXPORTER_COUNTERS_START = Metric(
     "genai_exporter_counters_start_timestamp_seconds", _G, "seconds",
     (),
@@ -300,6 +309,7 @@ CATALOG: tuple[Metric, ...] = (
     EXPORTER_UNPRICED,
     EXPORTER_SPEC_RELOADS,
     EXPORTER_STATE_WRITE_FAILURES,
+    EXPORTER_TAIL_GAPS,
     EXPORTER_COUNTERS_START,
     REVIEW_VERDICTS,
     REVIEW_TOLERATED_RATIO,
