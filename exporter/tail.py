@@ -92,7 +92,6 @@ class FileTail:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._checkpoints: list[Checkpoint] | None = None  # loaded on the first round
-        self._next_seq = 0
         self._fresh = False  # nothing stored: rotated files already there are history, not read
         self._committed: Any = None
         # In memory only: (device, inode) -> (size, since when) for a rotated file's last line,
@@ -161,7 +160,6 @@ class FileTail:
                       "records already counted from it may be counted again")
         self._fresh = checkpoints is None
         self._checkpoints = sorted(checkpoints or [], key=lambda c: c.seq)
-        self._next_seq = max((c.seq for c in self._checkpoints), default=-1) + 1
         self._committed = stored
         if self._checkpoints:
             latest = self._checkpoints[-1]
@@ -173,6 +171,7 @@ class FileTail:
         assert self._checkpoints is not None
         taken: set[int] = set()
         plan: list[tuple[Checkpoint, FamilyFile]] = []
+        unread: list[tuple[Checkpoint | None, FamilyFile]] = []
         for checkpoint in self._checkpoints:
             matches = [i for i, f in enumerate(files) if i not in taken and f.matches(checkpoint)]
             chosen = _choose(checkpoint, files, matches)
@@ -183,17 +182,23 @@ class FileTail:
             # Copies of the chosen file (a copy-truncate in progress) hold nothing it does not.
             taken.update(i for i in matches if i == chosen or not _shrunk_original(files[i], checkpoint))
             checkpoint.device, checkpoint.inode = file.device, file.inode
-            plan.append((checkpoint, file))
-        for file in sorted((f for i, f in enumerate(files) if i not in taken),
-                           key=lambda f: newest_last(f, self.path.name)):
-            plan.append((self._start(file), file))
+            # A file nothing was read from yet has no place in the order: it sorts with new files.
+            (plan if checkpoint.fingerprint_size else unread).append((checkpoint, file))
+        known = [file for _, file in plan]
+        for file in (f for i, f in enumerate(files) if i not in taken):
+            if not file.current and any(_may_become_copy(file, of) for of in known):
+                continue  # a copy still being written: it will match its original once complete
+            unread.append((None, file))
+        for checkpoint, file in sorted(unread, key=lambda pair: newest_last(pair[1], self.path.name)):
+            plan.append((checkpoint or self._start(file), file))
+        for order, (checkpoint, _) in enumerate(plan):
+            checkpoint.seq = order
         self._checkpoints = [checkpoint for checkpoint, _ in plan]
         self._fresh = False
         return plan
 
     def _start(self, file: FamilyFile) -> Checkpoint:
-        checkpoint = Checkpoint(file.device, file.inode, 0, 0, digest(b""), self._next_seq)
-        self._next_seq += 1
+        checkpoint = Checkpoint(file.device, file.inode, 0, 0, digest(b""), seq=0)  # ordered by _plan
         if self._fresh and not file.current:
             # History from before the first run: remembered as read, so it is never counted.
             checkpoint.offset = file.size
@@ -340,6 +345,12 @@ def _choose(checkpoint: Checkpoint, files: list[FamilyFile], matches: list[int])
             return index
     copies = [i for i in matches if not files[i].same_inode(checkpoint)]
     return max(copies, key=lambda i: files[i].size) if copies else None
+
+
+def _may_become_copy(file: FamilyFile, original: FamilyFile) -> bool:
+    """A rotated file whose every byte so far starts a file already followed, and too short to
+    be told from it yet: copy-truncate's copy, caught half-written."""
+    return len(file.head) < len(original.head) and original.head.startswith(file.head)
 
 
 def _shrunk_original(file: FamilyFile, checkpoint: Checkpoint) -> bool:

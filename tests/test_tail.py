@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from exporter import tail as tail_module
 from exporter.tail import OVERSIZE_RECORD, FileTail
-from exporter.tail_files import Checkpoint, decode_position, encode_position
+from exporter.tail_files import Checkpoint, decode_position, digest, encode_position
+from tests.support import rotation
 from tests.support.processes import wait_for
 
 
@@ -366,28 +367,6 @@ def test_a_file_rewritten_in_place_while_down_is_read_from_the_start(log_file: P
     assert sink.records == [b'{"n":1}', b'{"n":7}', b'{"n":8}']
 
 
-def rotate_by_rename(path: Path, keep: int = 9) -> None:
-    """logrotate's default: path.N -> path.N+1, path -> path.1, a new empty path."""
-    for n in range(keep - 1, 0, -1):
-        older = path.with_name(f"{path.name}.{n}")
-        if older.exists():
-            older.rename(path.with_name(f"{path.name}.{n + 1}"))
-    path.rename(path.with_name(f"{path.name}.1"))
-    path.write_bytes(b"")
-
-
-def rotate_by_copytruncate(path: Path, keep: int = 9) -> None:
-    for n in range(keep - 1, 0, -1):
-        older = path.with_name(f"{path.name}.{n}")
-        if older.exists():
-            older.rename(path.with_name(f"{path.name}.{n + 1}"))
-    shutil.copyfile(path, path.with_name(f"{path.name}.1"))
-    os.truncate(path, 0)
-
-
-ROTATIONS = {"rename": rotate_by_rename, "copytruncate": rotate_by_copytruncate}
-
-
 @pytest.mark.parametrize("rotations", [
     ["rename", "rename", "rename"],
     ["copytruncate", "copytruncate", "copytruncate"],
@@ -406,7 +385,7 @@ def test_several_rotations_at_once_are_all_drained_in_order(
     for kind in rotations:
         append(log_file, b'{"n":%d}\n' % written)  # unread when the rotation comes
         written += 1
-        ROTATIONS[kind](log_file)
+        rotation.ROTATIONS[kind](log_file)
         append(log_file, b'{"n":%d}\n' % written)
         written += 1
     if stopped:
@@ -425,11 +404,11 @@ def test_a_file_truncated_refilled_and_renamed_while_stopped_is_read_with_every_
     append(log_file, b'{"n":1}\n')
     FileTail(log_file, "kong", sink, on_gap=gaps.append).poll_once()
     append(log_file, b'{"n":2}\n')
-    rotate_by_copytruncate(log_file)  # the copy keeps n=2
+    rotation.copytruncate(log_file)  # the copy keeps n=2
     append(log_file, b'{"n":3}\n')  # refilled in place
-    rotate_by_rename(log_file)  # then renamed: the truncated inode is now .1, the copy .2
+    rotation.rename(log_file)  # then renamed: the truncated inode is now .1, the copy .2
     append(log_file, b'{"n":4}\n')
-    rotate_by_rename(log_file)
+    rotation.rename(log_file)
     append(log_file, b'{"n":5}\n')
     FileTail(log_file, "kong", sink, rotation_grace=0, on_gap=gaps.append).poll_once()
     assert sink.records == [b'{"n":%d}' % n for n in range(1, 6)]
@@ -455,7 +434,7 @@ def test_a_file_deleted_before_it_was_read_to_its_end_is_counted_as_a_gap(log_fi
     tail = FileTail(log_file, "kong", sink, on_gap=gaps.append)
     append(log_file, b'{"n":1}\n')
     tail.poll_once()
-    rotate_by_rename(log_file)
+    rotation.rename(log_file)
     append(log_file, b'{"n":2}\n')
     tail.poll_once()  # .1 read to its end: its deletion later costs nothing
     log_file.with_name("gateway.jsonl.1").unlink()
@@ -481,12 +460,12 @@ def test_a_damaged_stored_position_is_counted_and_the_file_read_from_its_start(l
 
 def test_rotated_files_already_there_at_the_first_run_are_history_and_not_read(log_file: Path) -> None:
     append(log_file, b'{"n":1}\n')
-    rotate_by_rename(log_file)
+    rotation.rename(log_file)
     append(log_file, b'{"n":2}\n')
     sink = RecordingSink()
     tail = FileTail(log_file, "kong", sink)
     tail.poll_once()
-    rotate_by_rename(log_file)
+    rotation.rename(log_file)
     append(log_file, b'{"n":3}\n')
     tail.poll_once()
     assert sink.records == [b'{"n":2}', b'{"n":3}']
@@ -522,8 +501,6 @@ def test_a_position_survives_its_encoding() -> None:
 
 
 def test_a_position_stored_by_the_previous_version_is_resumed(log_file: Path) -> None:
-    from exporter.tail_files import digest  # noqa: PLC0415
-
     append(log_file, b'{"n":1}\n{"n":2}\n')
     info = os.stat(log_file)
     sink = RecordingSink(positions={})
@@ -589,7 +566,8 @@ def _replay(path: Path, chunks: list[bytes], data: st.DataObject, sink: Recordin
     for chunk in chunks:
         append(path, chunk)
         written += chunk
-        for op in data.draw(st.lists(st.sampled_from(["poll", "snapshot", "crash", "rotate", "copytruncate"]), max_size=4)):
+        ops = st.sampled_from(["poll", "snapshot", "crash", "rotate", "copytruncate"])
+        for op in data.draw(st.lists(ops, max_size=4)):
             if op == "poll":
                 tail = tail or follow()
                 tail.poll_once()
