@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import msgspec
 
+from exporter.surrogates import replace_lone_surrogates
+
 _ONE_VALUE = msgspec.json.Decoder(msgspec.Raw)
 _ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
 _NOT_JSON = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
@@ -26,8 +28,26 @@ def split_body(body: bytes) -> list[bytes] | None:
     """The records in ``body``, or None when it is empty or not JSON in any of those shapes.
 
     A line or element that is not a valid record still comes back, so the adapter rejects it
-    with a reason and the sender learns which one was bad.
+    with a reason and the sender learns which one was bad. A JSON array the decoder refuses only
+    for lone surrogate escapes is split all the same (see ``exporter.surrogates``).
     """
+    records = _split(body)
+    if b"\\u" in body and (records is None or (body.lstrip()[:1] == b"[" and not _is_array(body))):
+        replaced = replace_lone_surrogates(body)
+        if replaced != body:
+            return _split(replaced) or records
+    return records
+
+
+def _is_array(data: bytes) -> bool:
+    try:
+        _ARRAY.decode(data)
+    except _NOT_JSON:
+        return False
+    return True
+
+
+def _split(body: bytes) -> list[bytes] | None:
     body = body.strip()
     if not body:
         return None
