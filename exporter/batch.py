@@ -11,7 +11,7 @@ import re
 
 import msgspec
 
-from exporter.surrogates import replace_lone_surrogates
+from exporter.surrogates import mark_replaced, replace_lone_surrogates
 
 _ONE_VALUE = msgspec.json.Decoder(msgspec.Raw)
 _ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
@@ -51,43 +51,38 @@ def split_body(body: bytes, max_records: int | None = None) -> list[bytes] | Non
     for lone surrogate escapes is split all the same (see ``exporter.surrogates``). More than
     ``max_records`` records raise TooManyRecords, before they are split when that is cheap to tell.
     """
-    records = _split(body, max_records)
-    if b"\\u" in body and (records is None or (body.lstrip()[:1] == b"[" and not _is_array(body))):
+    records, array_refused = _split(body, max_records)
+    if (records is None or array_refused) and b"\\u" in body:
         replaced = replace_lone_surrogates(body)
         if replaced != body:
-            return _split(replaced, max_records) or records
+            split, _ = _split(replaced, max_records)
+            return records if split is None else mark_replaced(split)
     return records
 
 
-def _is_array(data: bytes) -> bool:
-    try:
-        _ARRAY.decode(data)
-    except _NOT_JSON:
-        return False
-    return True
-
-
-def _split(body: bytes, limit: int | None) -> list[bytes] | None:
+def _split(body: bytes, limit: int | None) -> tuple[list[bytes] | None, bool]:
+    """The records, and whether the body looked like a JSON array the decoder refused."""
     body = body.strip()
     if not body:
-        return None
+        return None, False
+    array_refused = False
     if body[:1] == b"[":
         if limit is not None and _dense(body, body.count(b","), limit):
             _refuse_over(_array_elements(body), limit)
         try:
             elements = _ARRAY.decode(body)
         except _NOT_JSON:
-            pass  # NDJSON whose first line is an array, or not JSON at all
+            array_refused = True  # NDJSON whose first line is an array, or not JSON at all
         else:
             _refuse_over(len(elements), limit)
-            return [bytes(element) for element in elements]
+            return [bytes(element) for element in elements], False
     elif _is_json(body):
-        return [body]
+        return [body], False
     if limit is not None and _dense(body, body.count(b"\n"), limit):
         _refuse_over(_lines(body), limit)
     lines = [line for line in (raw.strip() for raw in body.splitlines()) if line]
     _refuse_over(len(lines), limit)
-    return lines if any(_is_json(line) for line in lines) else None
+    return (lines if any(_is_json(line) for line in lines) else None), array_refused
 
 
 def _dense(body: bytes, separators: int, limit: int) -> bool:
