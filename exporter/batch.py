@@ -7,7 +7,9 @@ unparsed: each adapter parses its record once, into only the fields it needs.
 
 from __future__ import annotations
 
-import re
+import bisect
+import functools
+from typing import Any
 
 import msgspec
 
@@ -16,14 +18,14 @@ from exporter.surrogates import mark_replaced, replace_lone_surrogates
 _ONE_VALUE = msgspec.json.Decoder(msgspec.Raw)
 _ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
 _NOT_JSON = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
-# Splitting costs memory and time per record, so the record limit is checked before it. A
-# separator (comma, newline) bounds the record count from above; only when separators are this
-# dense (tiny records, what a decompression bomb expands to) are records counted exactly first.
-_DENSE_BYTES_PER_SEPARATOR = 32
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-_INNERMOST = re.compile(rb"[{\[][^{}\[\]]*[}\]]")
-_MAX_COLLAPSE_DEPTH = 64
-_CR_AS_NEWLINE = bytes.maketrans(b"\r", b"\n")
+# Splitting costs memory and time per record, so no more records than the limit (and one
+# more, to know it was exceeded) are ever built: a body of millions of tiny records (what a
+# decompression bomb expands to) is refused at the cost of parsing it, not of holding it.
+# Arrays decode into a positional Struct with limit + 1 fields, which skips the elements past
+# it; limits above this are checked after a plain decode instead (a Struct that wide is slow
+# to build).
+_MAX_POSITIONAL_FIELDS = 100_000
+_ABSENT = msgspec.Raw()
 
 
 class TooManyRecords(Exception):  # noqa: N818 - named for what the sender did
@@ -67,49 +69,58 @@ def _split(body: bytes, limit: int | None) -> tuple[list[bytes] | None, bool]:
         return None, False
     array_refused = False
     if body[:1] == b"[":
-        if limit is not None and _dense(body, body.count(b","), limit):
-            _refuse_over(_array_elements(body), limit)
         try:
-            elements = _ARRAY.decode(body)
+            elements = _array(body, limit)
         except _NOT_JSON:
             array_refused = True  # NDJSON whose first line is an array, or not JSON at all
         else:
-            _refuse_over(len(elements), limit)
             return [bytes(element) for element in elements], False
     elif _is_json(body):
         return [body], False
-    if limit is not None and _dense(body, body.count(b"\n"), limit):
-        _refuse_over(_lines(body), limit)
-    lines = [line for line in (raw.strip() for raw in body.splitlines()) if line]
+    lines = [line for line in (raw.strip() for raw in _lines(body, limit)) if line]
     _refuse_over(len(lines), limit)
     return (lines if any(_is_json(line) for line in lines) else None), array_refused
 
 
-def _dense(body: bytes, separators: int, limit: int) -> bool:
-    return separators >= limit and len(body) < _DENSE_BYTES_PER_SEPARATOR * (separators + 1)
+def _array(body: bytes, limit: int | None) -> list[msgspec.Raw]:
+    if limit is None or limit >= _MAX_POSITIONAL_FIELDS:
+        elements = _ARRAY.decode(body)
+        _refuse_over(len(elements), limit)
+        return elements
+    first = msgspec.structs.astuple(_bounded_array(limit).decode(body))
+    if first[-1]:
+        raise TooManyRecords(limit + 1, limit)
+    return list(first[: bisect.bisect_left(first, True, key=lambda element: not element)])
 
 
-def _refuse_over(count: int | None, limit: int | None) -> None:
-    if count is not None and limit is not None and count > limit:
+@functools.lru_cache(maxsize=4)
+def _bounded_array(limit: int) -> msgspec.json.Decoder[Any]:
+    """Decodes the first ``limit + 1`` elements of a JSON array and only checks the rest."""
+    fields = [(f"e{i}", msgspec.Raw, _ABSENT) for i in range(limit + 1)]
+    return msgspec.json.Decoder(msgspec.defstruct("Elements", fields, array_like=True))
+
+
+def _lines(body: bytes, limit: int | None) -> list[bytes]:
+    """The body's lines, at most about twice the limit of them built (blank lines included)."""
+    if limit is None:
+        return body.splitlines()
+    cap = 2 * limit + 2
+    lines = body.split(b"\n", cap)
+    if len(lines) > cap:  # more newlines than that: count the lines holding a record
+        _refuse_over(_record_lines(body), limit)
+        lines = body.split(b"\n")
+    return lines
+
+
+def _refuse_over(count: int, limit: int | None) -> None:
+    if limit is not None and count > limit:
         raise TooManyRecords(count, limit)
 
 
-def _lines(body: bytes) -> int:
-    """Lines holding more than whitespace (as bytes.splitlines splits), counted without them."""
-    squeezed = body.translate(_CR_AS_NEWLINE, b" \t\x0b\x0c")
+def _record_lines(body: bytes) -> int:
+    """Lines holding more than whitespace, counted without building them."""
+    squeezed = body.translate(None, b" \t\r\x0b\x0c")
     while b"\n\n" in squeezed:  # each pass halves every run of blank lines
         squeezed = squeezed.replace(b"\n\n", b"\n")
     squeezed = squeezed.strip(b"\n")
     return squeezed.count(b"\n") + 1 if squeezed else 0
-
-
-def _array_elements(body: bytes) -> int | None:
-    """The top-level elements of a JSON array, counted without building them: strings are
-    blanked, then innermost brackets collapsed until one level is left. None when too deep."""
-    flat = _STRING.sub(b'""', body)[1:-1]
-    for _ in range(_MAX_COLLAPSE_DEPTH):
-        collapsed = _INNERMOST.sub(b"0", flat)
-        if len(collapsed) == len(flat):
-            return flat.count(b",") + 1 if flat.strip() else 0
-        flat = collapsed
-    return None

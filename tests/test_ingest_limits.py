@@ -19,8 +19,11 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exporter import catalog
+from exporter.batch import TooManyRecords, split_body
 from exporter.logs import ThrottledLog
 from exporter.server import App, ExporterServer, parse_listen
 from exporter.spec import load
@@ -205,3 +208,33 @@ def test_a_repeated_error_is_logged_once_per_interval_with_the_count_held_back(
         "refused 7 (4 more like this in the previous 10 s were not logged)",
         "another kind",
     ]
+
+
+# -- the record limit on splitting, as a property ------------------------------------------
+
+_ELEMENT = st.one_of(
+    st.integers(-5, 5).map(lambda n: str(n).encode()),
+    st.dictionaries(st.sampled_from(["a", "b,c", "d]"]), st.integers(0, 9), max_size=3).map(
+        lambda d: json.dumps(d).encode()),
+    st.text(alphabet=",[]{}\"x", max_size=4).map(lambda t: json.dumps(t).encode()),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(elements=st.lists(_ELEMENT, max_size=12), limit=st.integers(1, 8),
+       shape=st.sampled_from(["array", "ndjson", "ndjson-blank-lines"]))
+def test_the_record_limit_refuses_exactly_the_bodies_over_it_and_changes_no_split(
+    elements: list[bytes], limit: int, shape: str,
+) -> None:
+    if shape == "array":
+        body = b"[" + b",".join(elements) + b"]"
+    else:
+        separator = b"\n\n \n" if shape == "ndjson-blank-lines" else b"\n"
+        body = separator.join(elements) + b"\n"
+    unlimited = split_body(body)
+    count = len(unlimited or [])
+    if count > limit:
+        with pytest.raises(TooManyRecords):
+            split_body(body, limit)
+    else:
+        assert split_body(body, limit) == unlimited
