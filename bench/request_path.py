@@ -18,15 +18,13 @@ import io
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ingest import BATCH, SEED, Dresser, bench_spec_yaml, best, calls, cpu, pin_one_core, time_parse
 from exporter import spec as spec_model
-from exporter.adapters import _BUILDERS, build_adapter
-from exporter.batch import split_body
-from exporter.http_framing import body_framing
 from exporter.runtime import tune_garbage_collector
 
 HEADERS = (b"POST /ingest/litellm HTTP/1.1\r\nHost: exporter:9464\r\nUser-Agent: python-httpx/0.27\r\n"
@@ -69,7 +67,17 @@ def time_http(bodies: list[bytes], spec: spec_model.Spec, *, gzipped: bool) -> t
         server.server_close()
 
 
-def run(records: int, repeats: int) -> list[tuple[str, str]]:
+@dataclass(frozen=True)
+class Workload:
+    lines: list[bytes]
+    ndjson: list[bytes]  # batches of BATCH records
+    arrays: list[bytes]
+    spec: spec_model.Spec
+    f_rate: float
+    repeats: int
+
+
+def run(records: int, repeats: int, *, http_only: bool) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
 
     def row(name: str, value: str) -> None:
@@ -91,8 +99,21 @@ def run(records: int, repeats: int) -> list[tuple[str, str]]:
     row("F: read + orjson.loads", f"{f_rate:,.0f} records/s")
 
     batches = [lines[i:i + BATCH] for i in range(0, len(lines), BATCH)]
-    ndjson = [b"\n".join(batch) + b"\n" for batch in batches]
-    arrays = [b"[" + b",".join(batch) + b"]" for batch in batches]
+    work = Workload(lines, [b"\n".join(batch) + b"\n" for batch in batches],
+                    [b"[" + b",".join(batch) + b"]" for batch in batches], spec, f_rate, repeats)
+    if not http_only:
+        _checks(row, work)
+    _http(row, work)
+    return rows
+
+
+def _checks(row: Callable[[str, str], None], work: Workload) -> None:
+    """Each new check beside the path without it."""
+    lines, ndjson, arrays, spec, repeats, records = (
+        work.lines, work.ndjson, work.arrays, work.spec, work.repeats, len(work.lines))
+    from exporter.adapters import _BUILDERS, build_adapter
+    from exporter.batch import split_body
+    from exporter.http_framing import body_framing
 
     # Framing: the checks on one typical request's header section.
     headers = http.client.parse_headers(io.BytesIO(HEADERS.split(b"\r\n", 1)[1]))
@@ -126,7 +147,10 @@ def run(records: int, repeats: int) -> list[tuple[str, str]]:
         f"{tolerant_time / records * 1e6:.2f} / {bare_time / records * 1e6:.2f} us per record "
         f"= {tolerant_time / bare_time:.3f}x")
 
-    # The whole request path over loopback.
+
+def _http(row: Callable[[str, str], None], work: Workload) -> None:
+    """The whole request path over loopback, as a ratio to F."""
+    ndjson, spec, records, f_rate, repeats = work.ndjson, work.spec, len(work.lines), work.f_rate, work.repeats
     gzipped_ndjson = [gzip.compress(body, 1) for body in ndjson]
     for label, bodies, gzipped in (("NDJSON", ndjson, False), ("gzip NDJSON", gzipped_ndjson, True)):
         timings = [time_http(bodies, spec, gzipped=gzipped) for _ in range(repeats)]
@@ -136,15 +160,16 @@ def run(records: int, repeats: int) -> list[tuple[str, str]]:
         rate = records / seconds
         row(f"HTTP ingest, {label}, batches of {BATCH} (fresh pipeline)",
             f"{rate:,.0f} records/s = {rate / f_rate:.2f} F")
-    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
+    parser.add_argument("--http-only", action="store_true",
+                        help="only F and the HTTP rows (runs against an older checkout too)")
     args = parser.parse_args()
     records, repeats = (4_096, 1) if args.quick else (51_200, 3)
-    rows = run(records, repeats)
+    rows = run(records, repeats, http_only=args.http_only)
     width = max(len(name) for name, _ in rows)
     print(f"| {'figure':<{width}} | value |")
     print(f"|{'-' * (width + 2)}|-------|")
