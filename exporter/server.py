@@ -249,9 +249,11 @@ class ExporterServer(ThreadingHTTPServer):
                 connection.sendall(answer)
                 connection.shutdown(socket.SHUT_WR)
                 # Read what the client sent before closing, so the close is no reset that
-                # would destroy the answer before the client reads it.
+                # would destroy the answer before the client reads it; briefly, so a client
+                # trickling bytes cannot hold this thread.
+                deadline = time.monotonic() + 1.0
                 with contextlib.suppress(OSError):
-                    while connection.recv(65536):
+                    while time.monotonic() < deadline and connection.recv(65536):
                         pass
             except OSError:
                 pass

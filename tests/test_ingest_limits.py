@@ -13,6 +13,8 @@ import gzip
 import json
 import logging
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -27,7 +29,7 @@ from exporter.batch import TooManyRecords, split_body
 from exporter.logs import ThrottledLog
 from exporter.server import App, ExporterServer, parse_listen
 from exporter.spec import load
-from tests.paths import EXAMPLE_SPEC
+from tests.paths import EXAMPLE_SPEC, ROOT
 from tests.support.processes import Exporter, request, start_exporter, total, wait_for
 
 DEFAULTS = load(EXAMPLE_SPEC).ingest
@@ -238,3 +240,12 @@ def test_the_record_limit_refuses_exactly_the_bodies_over_it_and_changes_no_spli
             split_body(body, limit)
     else:
         assert split_body(body, limit) == unlimited
+
+
+@pytest.mark.slow
+def test_the_request_path_benchmark_runs_and_prints_every_figure() -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "request_path.py"), "--quick"],
+                            capture_output=True, text=True, check=True, cwd=ROOT, timeout=600)
+    for figure in ("F: read + orjson.loads", "strict framing checks", "split NDJSON batch", "split array batch",
+                   "LiteLLM adapter, tolerant", "HTTP ingest, NDJSON", "HTTP ingest, gzip NDJSON"):
+        assert figure in result.stdout, figure
