@@ -106,10 +106,11 @@ class ThrottledLog:
     def warning(self, key: str, message: str, *args: object) -> None:
         self._emit(logging.WARNING, key, message, args)
 
-    def error(self, key: str, message: str, *args: object) -> None:
-        self._emit(logging.ERROR, key, message, args)
+    def error(self, key: str, message: str, *args: object, exc_info: BaseException | None = None) -> None:
+        self._emit(logging.ERROR, key, message, args, exc_info)
 
-    def _emit(self, level: int, key: str, message: str, args: tuple[object, ...]) -> None:
+    def _emit(self, level: int, key: str, message: str, args: tuple[object, ...],
+              exc_info: BaseException | None = None) -> None:
         now = self._clock()
         with self._lock:
             last = self._last.get(key)
@@ -120,4 +121,4 @@ class ThrottledLog:
             held = self._held.pop(key, 0)
         if held:
             message += f" ({held} more like this in the previous {self._interval:.0f} s were not logged)"
-        self._log.log(level, message, *args)
+        self._log.log(level, message, *args, exc_info=exc_info)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from exporter.logs import RejectionLog
+from exporter.logs import RejectionLog, ThrottledLog
 from exporter.tail_files import (
     FINGERPRINT_BYTES,
     Checkpoint,
@@ -101,6 +101,7 @@ class FileTail:
         self._waiting_logged = False
         self.records_handed = 0
         self._rejections = RejectionLog(log)
+        self._errors = ThrottledLog(log)
 
     # -- thread --------------------------------------------------------------------------
 
@@ -122,9 +123,10 @@ class FileTail:
             try:
                 self.poll_once()
             except OSError as err:
-                log.error("tail %s: %s; retrying", self.path, err.strerror or err)
-            except Exception:
-                log.exception("tail %s: unexpected error; retrying", self.path)
+                self._errors.error("io", "tail %s: %s; retrying", self.path, err.strerror or err)
+            except Exception as err:
+                self._errors.error("bug", "tail %s: unexpected %s; retrying", self.path, type(err).__name__,
+                                   exc_info=err)
             self._stop.wait(self._poll_interval)
 
     # -- one round -----------------------------------------------------------------------
