@@ -149,6 +149,9 @@ class FileTail:
                     break
                 self._drain(checkpoint, file)
             self._commit([])
+            present = {(f.device, f.inode) for f in files}
+            self._quiet = {k: v for k, v in self._quiet.items() if k in present}
+            self._oversized = {k: v for k, v in self._oversized.items() if k[:2] in present}
         finally:
             close_family(files)
         return self.records_handed - before
