@@ -143,6 +143,10 @@ class Cardinality(Strict, kw_only=True):
 
 class Ingest(Strict, kw_only=True):
     max_body_bytes: PositiveInt = 10 * 1024 * 1024
+    max_records_per_body: PositiveInt = 10_000
+    max_decompression_ratio: PositiveInt = 200
+    max_connections: PositiveInt = 128
+    max_concurrent_ingests: PositiveInt = 4
     token_env: EnvVarName | None = None
     dedupe_window_seconds: NonNegative = 900.0
     snapshot_interval_seconds: Positive = 5.0

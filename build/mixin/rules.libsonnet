@@ -927,7 +927,7 @@ function(cfg) {
         },
         {
           "alert": "GenAISpecOutOfStep",
-          "expr": std.format("count(genai_spec_info{%(gatewatchSelectorPrefix)shash!=\"a85d07de2928bd19\"}) > 0", cfg),
+          "expr": std.format("count(genai_spec_info{%(gatewatchSelectorPrefix)shash!=\"65193c2756aa5c06\"}) > 0", cfg),
           "for": "15m",
           "labels": {
             "severity": "warning",
@@ -937,7 +937,7 @@ function(cfg) {
           },
           "annotations": {
             "summary": "An exporter runs another spec than the rules were generated from",
-            "description": "{{ $value }} gatewatch exporter(s) run a spec whose hash is not a85d07de2928bd19, the spec these rules were generated from: regenerate and reload one of them.",
+            "description": "{{ $value }} gatewatch exporter(s) run a spec whose hash is not 65193c2756aa5c06, the spec these rules were generated from: regenerate and reload one of them.",
             "runbook_url": std.format("%(runbookURLBase)s/GenAISpecOutOfStep.md", cfg),
             "dashboard_url": std.format("%(dashboardURLBase)s/d/gatewatch-overview/genai-platform-overview?viewPanel=7", cfg),
           },
