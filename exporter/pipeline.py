@@ -61,6 +61,9 @@ class _Route(NamedTuple):
     team: str | None  # the spec team, for adoption timestamps; None for others
     folds: tuple[str, ...]  # labels the cardinality guard folded for this shape
     audit: AuditShape | None = None  # set when the shape's requests go into the audit trail
+    team_label: str = ""  # bounded team and provider labels, for the explaining counters
+    provider_label: str = ""
+    guardrail_keys: tuple[tuple[str, str], ...] = ()  # (bounded guardrail, stage), event order
 
 
 class Snapshot(msgspec.Struct, kw_only=True):
@@ -252,6 +255,10 @@ class Pipeline:
                                      entities.values() if entities else ())
                     if unpriced or route.folds or route.team in self._adoption_pending:
                         self._note_rare(route, event, unpriced)
+                    if event.gaps or event.error is not None or event.rate_limit_source is not None:
+                        self._note_explained(route, event, fmt)
+                    if event.guardrail_seconds:
+                        self._note_guardrail_seconds(route, event.guardrail_seconds)
                 except Exception:  # a bug must cost one record, never the exporter
                     log.exception("could not record a %s record (index %d); counted as rejected", fmt, index)
                     result.rejected += 1
@@ -280,6 +287,24 @@ class Pipeline:
                 self.recorder.set(catalog.TEAM_FIRST_SUCCESS, (team,), now)
                 self._adoption_pending.discard(team)
 
+    def _note_explained(self, route: _Route, event: GatewayEvent, fmt: str) -> None:
+        """What explains a record: the gaps in reading it, its error kind, the limit it hit."""
+        rec = self.recorder
+        for reason in event.gaps:
+            rec.inc(catalog.EXPORTER_RECORD_GAPS, (fmt, reason))
+        if event.error is not None:
+            rec.inc(catalog.REQUEST_ERRORS, (route.team_label, route.provider_label, event.outcome, event.error))
+        if event.rate_limit_source is not None:
+            rec.inc(catalog.RATE_LIMITED, (route.team_label, route.provider_label, event.rate_limit_source,
+                                           event.rate_limit_type or "unknown"))
+
+    def _note_guardrail_seconds(self, route: _Route, seconds: tuple[float | None, ...]) -> None:
+        rec = self.recorder
+        for key, spent in zip(route.guardrail_keys, seconds, strict=False):
+            if spent is not None and 0.0 <= spent < 86_400.0:
+                rec.inc(catalog.GUARDRAIL_SECONDS, key, spent)
+                rec.inc(catalog.GUARDRAIL_TIMED, key)
+
     def _new_route(self, shape: int, event: GatewayEvent, fmt: str) -> _Route:
         if len(self._routes) >= MAX_ROUTES:
             self._routes.clear()  # attacker-chosen values must not grow memory without bound
@@ -305,7 +330,8 @@ class Pipeline:
         audit = None if self._audit is None else audit_static(
             fmt, key, guardrails + policy.missing_guardrails, policy.violations, entity_names,
         )
-        route = _Route(series, listed, model, who.team if who.known_team else None, tuple(folds), audit)
+        route = _Route(series, listed, model, who.team if who.known_team else None, tuple(folds), audit,
+                       key[0], key[3], tuple((name, stage) for name, stage, _ in guardrails))
         self._routes[shape] = route
         return route
 

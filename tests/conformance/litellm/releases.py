@@ -1,0 +1,41 @@
+"""The LiteLLM releases the conformance suite runs, and where their venvs live.
+
+Two releases at least six months apart: the newest whose ``litellm[proxy]`` installs from PyPI
+(1.110's proxy extra needs a ``litellm-proxy`` distribution PyPI does not carry) and one from
+April 2026. Each venv is built once by ``scripts/conformance-venv.sh`` and reused.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from tests.paths import ROOT
+
+RELEASES = ("1.83.14", "1.108.7")
+# Releases whose content filter runs in logging_only mode (1.83 refuses the mode).
+LOGGING_ONLY = frozenset({"1.108.7"})
+# Releases whose generic logger clears its queue after an await: records queued while a batch is
+# in flight are lost, and a batch the periodic flush also sends is posted twice (the exporter
+# counts those duplicates; what was never posted nobody can count).
+LOSSY_LOGGER = frozenset({"1.83.14"})
+# Scenarios a release logs with another outcome than the request had: (release, scenario) ->
+# the outcome its record states. 1.83 logs a stream the provider cut mid-way as a success.
+LOGGED_AS = {("1.83.14", "stream_cut"): "success"}
+VENV_SCRIPT = ROOT / "scripts" / "conformance-venv.sh"
+
+
+def venv(release: str) -> str:
+    """The release's venv directory, built on first use (skipped outside CI when it cannot be)."""
+    path = ROOT / ".cache" / "conformance" / f"litellm-{release}"
+    if not (path / ".installed").exists():
+        done = subprocess.run([str(VENV_SCRIPT), "litellm", release], capture_output=True, text=True, timeout=900,
+                              check=False)
+        if done.returncode != 0:
+            message = f"could not build the litellm {release} venv:\n{done.stderr[-2000:]}"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+    return str(path)
