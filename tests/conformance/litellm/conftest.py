@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.conformance.litellm import golden, traffic
 from tests.conformance.litellm import proxy as litellm_proxy
-from tests.conformance.litellm import traffic
 from tests.conformance.litellm.relay import Relay
 from tests.conformance.litellm.releases import LOGGING_ONLY, RELEASES, venv
 from tests.conformance.litellm.truth import records
@@ -74,6 +74,8 @@ def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         posts = {fmt: relay.captured(fmt) for fmt in litellm_proxy.LOG_FORMATS}
         found = {fmt: records(p, fmt) for fmt, p in posts.items()}
         (directory / "captured.json").write_text(json.dumps(found["json_array"], indent=1))
+        if os.environ.get(golden.WRITE_ENV):
+            golden.write(release, found["json_array"])
         yield Run(release, found, posts, exporters, sent)
     finally:
         if proxy is not None:

@@ -12,9 +12,9 @@ import subprocess
 
 import pytest
 
+from docsgen.support_litellm import RELEASES
 from tests.paths import ROOT
 
-RELEASES = ("1.83.14", "1.108.7")
 # Releases whose content filter runs in logging_only mode (1.83 refuses the mode).
 LOGGING_ONLY = frozenset({"1.108.7"})
 # Releases whose generic logger clears its queue after an await: records queued while a batch is
@@ -27,15 +27,27 @@ LOGGED_AS = {("1.83.14", "stream_cut"): "success"}
 VENV_SCRIPT = ROOT / "scripts" / "conformance-venv.sh"
 
 
+def build(release: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(VENV_SCRIPT), "litellm", release], capture_output=True, text=True,
+                          timeout=900, check=False)
+
+
 def venv(release: str) -> str:
-    """The release's venv directory, built on first use (skipped outside CI when it cannot be)."""
+    """The release's venv directory, built on first use (under CI a failed build fails the
+    suite; elsewhere, without PyPI, it skips)."""
     path = ROOT / ".cache" / "conformance" / f"litellm-{release}"
     if not (path / ".installed").exists():
-        done = subprocess.run([str(VENV_SCRIPT), "litellm", release], capture_output=True, text=True, timeout=900,
-                              check=False)
+        done = build(release)
         if done.returncode != 0:
             message = f"could not build the litellm {release} venv:\n{done.stderr[-2000:]}"
             if os.environ.get("CI"):
                 pytest.fail(message)
             pytest.skip(message)
     return str(path)
+
+
+if __name__ == "__main__":  # make conformance: build every release's venv
+    for release in RELEASES:
+        done = build(release)
+        if done.returncode != 0:
+            raise SystemExit(f"litellm {release}: {done.stderr[-2000:]}")

@@ -78,6 +78,7 @@ def test_cost_and_cache_savings(run: Run, log_format: str) -> None:
     metrics = run.exporters[log_format].scrape()
     assert close(total(metrics, "genai_cost_usd_total"), expected.cost)
     assert close(total(metrics, "genai_cache_saved_usd_total"), expected.saved)
+    assert total(metrics, "genai_requests_total", cache="hit") == expected.cache_hits
     if run.release not in LOSSY_LOGGER:
         assert expected.saved > 0
 
@@ -115,3 +116,53 @@ def test_what_could_not_be_read_is_counted(run: Run, log_format: str) -> None:
     gaps = by_label(metrics, "genai_exporter_record_gaps_total", "reason", format="litellm")
     assert gaps.get("no_provider", 0) == expected.no_provider
     assert gaps.get("status_unreadable", 0) == 0
+
+
+@FORMAT
+def test_apps(run: Run, log_format: str) -> None:
+    expected = truth(run.records[log_format], run.release)
+    metrics = run.exporters[log_format].scrape()
+    assert by_label(metrics, "genai_requests_total", "app") == dict(expected.apps)
+
+
+@FORMAT
+def test_models_providers_operations(run: Run, log_format: str) -> None:
+    expected = truth(run.records[log_format], run.release)
+    metrics = run.exporters[log_format].scrape()
+    assert by_label(metrics, "genai_requests_total", "model") == dict(expected.models)
+    assert by_label(metrics, "genai_requests_total", "provider") == dict(expected.providers)
+    assert by_label(metrics, "genai_requests_total", "operation") == dict(expected.operations)
+
+
+@FORMAT
+def test_error_kinds(run: Run, log_format: str) -> None:
+    expected = truth(run.records[log_format], run.release)
+    metrics = run.exporters[log_format].scrape()
+    assert by_label(metrics, "genai_request_errors_total", "error") == dict(expected.errors)
+
+
+@FORMAT
+def test_rate_limits(run: Run, log_format: str) -> None:
+    expected = truth(run.records[log_format], run.release)
+    metrics = run.exporters[log_format].scrape()
+    # The proxy's own refusals (quota_exceeded) and the provider's 429s (rate_limited).
+    by_source = {"gateway": expected.outcomes["quota_exceeded"], "provider": expected.outcomes["rate_limited"]}
+    assert by_label(metrics, "genai_rate_limited_requests_total", "source") == {
+        source: n for source, n in by_source.items() if n}
+
+
+@FORMAT
+def test_guardrail_latency(run: Run, log_format: str) -> None:
+    expected = truth(run.records[log_format], run.release)
+    metrics = run.exporters[log_format].scrape()
+    seconds = by_label(metrics, "genai_guardrail_seconds_total", "guardrail")
+    assert seconds.keys() == expected.guardrail_seconds.keys()
+    assert all(close(seconds[g], expected.guardrail_seconds[g]) for g in seconds)
+    assert by_label(metrics, "genai_guardrail_timed_evaluations_total", "guardrail") == dict(expected.guardrail_timed)
+
+
+@FORMAT
+def test_request_durations(run: Run, log_format: str) -> None:
+    expected = truth(run.records[log_format], run.release)
+    metrics = run.exporters[log_format].scrape()
+    assert total(metrics, "genai_request_duration_seconds_count") == expected.durations

@@ -18,6 +18,10 @@ SEARCH, SUPPORT, UNKNOWN, NOTEAM, LIMITED, BROKE = (
 # The team label each key's requests land on (the spec maps aliases; unknown teams pass bounded).
 TEAM_OF_KEY = {SEARCH: "search", SUPPORT: "support", UNKNOWN: "skunkworks", NOTEAM: "research",
                LIMITED: "search", BROKE: "__unassigned__"}
+# The app label: key aliases through the spec's app aliases; None: the record's app tag, if the
+# release logs the client's tags.
+APP_OF_KEY = {SEARCH: "search-api", SUPPORT: "zendesk-assist", UNKNOWN: "skunk-tool", NOTEAM: None,
+              LIMITED: "search-api", BROKE: "__unassigned__"}
 STREAM = {"stream": True, "stream_options": {"include_usage": True}}
 
 

@@ -11,13 +11,16 @@ from typing import Any
 
 import yaml
 
+from exporter.catalog import ERROR_KINDS
 from tests.conformance.litellm.relay import Post
 from tests.conformance.litellm.releases import LOGGED_AS
-from tests.conformance.litellm.traffic import SCENARIOS, TEAM_OF_KEY, Scenario
+from tests.conformance.litellm.traffic import APP_OF_KEY, SCENARIOS, TEAM_OF_KEY, Scenario
 from tests.paths import EXAMPLE_SPEC
 
 _SCENARIO = re.compile(r"scn:([a-z_0-9]+)")
 BY_NAME = {s.name: s for s in SCENARIOS}
+# LiteLLM's call types in this traffic, as OpenTelemetry GenAI operation names.
+OPERATIONS = {"acompletion": "chat", "aembedding": "embeddings"}
 
 
 def records(posts: list[Post], log_format: str) -> list[dict[str, Any]]:
@@ -70,6 +73,15 @@ class Truth:
     entities: Counter[str] = field(default_factory=Counter)
     ttft_count: int = 0
     no_provider: int = 0
+    apps: Counter[str] = field(default_factory=Counter)
+    models: Counter[str] = field(default_factory=Counter)
+    providers: Counter[str] = field(default_factory=Counter)
+    operations: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    guardrail_seconds: Counter[str] = field(default_factory=Counter)
+    guardrail_timed: Counter[str] = field(default_factory=Counter)
+    durations: int = 0
+    cache_hits: int = 0
 
 
 def _priced(price: dict[str, float] | None, prompt: int, cached: int, completion: int) -> float:
@@ -100,6 +112,17 @@ def truth(found: list[dict[str, Any]], release: str) -> Truth:
         outcome = expected_outcome(scenario, record, release)
         result.outcomes[outcome] += 1
         result.teams[TEAM_OF_KEY[scenario.key]] += 1
+        tags = [t for t in record.get("request_tags") or () if t.startswith("app:")]
+        result.apps[APP_OF_KEY[scenario.key] or (tags[0].partition(":")[2] if tags else "__unassigned__")] += 1
+        result.models[record.get("model_group") or record["model"]] += 1
+        result.providers[(record.get("custom_llm_provider") or "unknown").lower()] += 1
+        result.operations[OPERATIONS[record["call_type"]]] += 1
+        error = record.get("error_information") or {}
+        if record.get("status") != "success" and error.get("normalized_error"):
+            kind = error["normalized_error"].partition("_")[2].lower()
+            result.errors[kind if kind in ERROR_KINDS else "other"] += 1
+        if record.get("endTime") is not None and record["endTime"] >= record["startTime"]:
+            result.durations += 1
         usage = _usage(record)
         prompt, completion = int(record.get("prompt_tokens") or 0), int(record.get("completion_tokens") or 0)
         cached = min(_detail(usage, "prompt_tokens_details", "cached_tokens"), prompt)
@@ -110,6 +133,7 @@ def truth(found: list[dict[str, Any]], release: str) -> Truth:
 
         reported = record.get("response_cost")
         if record.get("cache_hit") is True:
+            result.cache_hits += 1
             result.cost += reported or 0.0
             result.saved += record.get("saved_cache_cost") or _priced(price, prompt, cached, completion)
         elif reported:
@@ -129,6 +153,9 @@ def truth(found: list[dict[str, Any]], release: str) -> Truth:
             # logging-only guardrail logs one entry for the request and one for the answer).
             acted = entry.get("guardrail_status") != "success" or any((entry.get("masked_entity_count") or {}).values())
             result.guardrails[(name, verdicts.get(name, "passed") if acted else "passed")] += 1
+            if entry.get("duration") is not None:
+                result.guardrail_seconds[name] += entry["duration"]
+                result.guardrail_timed[name] += 1
             for entity, count in (entry.get("masked_entity_count") or {}).items():
                 result.entities[entity] += count or 0
     return result
