@@ -70,6 +70,14 @@ NOT_MAPPED = (
      "so it changes with every config edit and multiplies every series by the deployment count, while "
      "what dashboards and SLOs ask (which model, which provider) is already labelled. An address can "
      "name an internal host. Per-deployment health belongs to the gateway's own metrics and logs."),
+    ("`guardrail_information[].{guardrail_response, match_details}`",
+     "Never read: they quote the matched text (a blocked phrase, a masked value)."),
+    ("`guardrail_information[].{detection_method, risk_score, patterns_checked, guardrail_provider}`",
+     "Not mapped yet: vendor-specific scales and vocabularies with no common meaning across "
+     "guardrails; the verdict (`result`), the stage and the time spent are what the metrics carry."),
+    ("`error_information.{error_budget_entity_type, error_budget_limit, error_budget_spend}`",
+     "Not mapped: budgets and spend are computed from `genai_cost_usd_total` against the spec's "
+     "budgets, the one source every replica and report agrees on."),
     ("`messages`, `response`, `error_str`, `error_information.error_message`, `end_user`, "
      "`requester_ip_address`, `metadata.user_api_key_user_email`, `metadata.user_api_key_hash`",
      "Text and identifying values: never decoded, never a label."),
