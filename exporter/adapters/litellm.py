@@ -211,9 +211,9 @@ def _guardrails(
 
 def _stopped_by_guardrail(p: _Payload) -> bool:
     """A failed request that a guardrail stopped: a guardrail exception, or the proxy itself (no
-    provider named) failing it while the summary status or a guardrail's entry says a guardrail
-    intervened (the proxy raises a plain HTTPException, 400 or 403). A guardrail that only masked PII on a request the
-    provider then failed did not stop it."""
+    provider named) failing it while the summary status or a guardrail's own entry says a
+    guardrail intervened (the proxy raises a plain HTTPException, 400 or 403). A guardrail that
+    only masked PII on a request the provider then failed did not stop it."""
     if p.status == "success":
         return False
     err = p.error_information
@@ -279,13 +279,14 @@ def _failure(p: _Payload, guardrails: tuple[GuardrailEvaluation, ...]) -> _Failu
         return _Failure("rate_limited", kind, "provider", limit, gaps)
     if status in (408, 504) or "Timeout" in error_class:
         return _Failure("timeout", kind, gaps=gaps)
-    # The provider failed: it is named, or the normalised code or the class says the provider
-    # connection broke (a stream cut mid-way names no provider and carries no status code).
-    from_provider = bool(provider) or "PROVIDER" in (err.normalized_error or "") or error_class == "APIConnectionError"
+    # A connection to the provider that broke (a stream cut mid-way) names no provider and
+    # carries no status code, yet it is the provider's failure.
+    lost_connection = error_class == "APIConnectionError"
     if status is None:
-        if error_class == "APIConnectionError":
+        if lost_connection:
             return _Failure("provider_error", kind, gaps=gaps)
         return _Failure("gateway_error", kind, gaps=(*gaps, "status_unreadable"))
+    from_provider = bool(provider) or lost_connection or "PROVIDER" in (err.normalized_error or "")
     if status >= 500:
         return _Failure("provider_error" if from_provider else "gateway_error", kind, gaps=gaps)
     if 400 <= status < 500:
