@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds (once) the cached venv a conformance suite runs a real gateway from:
-#   scripts/conformance-venv.sh litellm 1.110.2   ->  .cache/conformance/litellm-1.110.2/
-# The venv is complete only when its .installed marker exists, so an interrupted build is redone.
+#   scripts/conformance-venv.sh litellm 1.108.7   ->  .cache/conformance/litellm-1.108.7/
+# Every distribution is pinned by tests/conformance/<gateway>/lock-<version>.txt (pip freeze of a
+# venv that passed the suite), so a later release of a dependency cannot change what is tested.
+# The venv is complete only when its .installed marker exists, so an interrupted build is redone,
+# and it is rebuilt when its lock file changes.
 set -euo pipefail
 gateway="$1"
 version="$2"
@@ -11,11 +14,12 @@ case "$gateway" in
 esac
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.cache/conformance/${gateway}-${version}"
-if [[ -f "$venv/.installed" ]]; then
+lock="$root/tests/conformance/${gateway}/lock-${version}.txt"
+if [[ -f "$venv/.installed" && ! "$lock" -nt "$venv/.installed" ]]; then
   exit 0
 fi
 python="${PYTHON:-python3}"
 rm -rf "$venv"
 "$python" -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check "$requirement"
+"$venv/bin/pip" install --quiet --disable-pip-version-check --constraint "$lock" "$requirement"
 touch "$venv/.installed"

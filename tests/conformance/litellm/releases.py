@@ -1,8 +1,9 @@
 """The LiteLLM releases the conformance suite runs, and where their venvs live.
 
-Two releases at least six months apart: the newest whose ``litellm[proxy]`` installs from PyPI
-(1.110's proxy extra needs a ``litellm-proxy`` distribution PyPI does not carry) and one from
-April 2026. Each venv is built once by ``scripts/conformance-venv.sh`` and reused.
+The releases themselves are pinned in ``docsgen/support_litellm.py`` (the support matrix's
+columns): the newest whose ``litellm[proxy]`` installs from PyPI and one from April 2026, more
+than six months apart. Each venv is built once by ``scripts/conformance-venv.sh`` from the
+release's lock file beside this module, and reused.
 """
 
 from __future__ import annotations
@@ -36,18 +37,20 @@ def venv(release: str) -> str:
     """The release's venv directory, built on first use (under CI a failed build fails the
     suite; elsewhere, without PyPI, it skips)."""
     path = ROOT / ".cache" / "conformance" / f"litellm-{release}"
-    if not (path / ".installed").exists():
-        done = build(release)
-        if done.returncode != 0:
-            message = f"could not build the litellm {release} venv:\n{done.stderr[-2000:]}"
-            if os.environ.get("CI"):
-                pytest.fail(message)
-            pytest.skip(message)
+    done = build(release)  # returns at once when the venv is built and its lock unchanged
+    if done.returncode != 0:
+        message = f"could not build the litellm {release} venv:\n{done.stderr[-2000:]}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     return str(path)
 
 
-if __name__ == "__main__":  # make conformance: build every release's venv
-    for release in RELEASES:
-        done = build(release)
-        if done.returncode != 0:
-            raise SystemExit(f"litellm {release}: {done.stderr[-2000:]}")
+if __name__ == "__main__":  # make conformance: build every release's venv, side by side
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(RELEASES)) as pool:
+        results = dict(zip(RELEASES, pool.map(build, RELEASES), strict=True))
+    failed = {release: done.stderr[-2000:] for release, done in results.items() if done.returncode != 0}
+    if failed:
+        raise SystemExit("\n".join(f"litellm {release}: {why}" for release, why in failed.items()))
