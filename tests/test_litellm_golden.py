@@ -24,7 +24,8 @@ ADAPTER = build_adapter("litellm", ("metadata.user_api_key_team_alias",))
 
 
 def _ids(case: tuple[str, str]) -> str:
-    return f"{case[0]}-{scenario_of(json.loads(case[1])).name}"
+    record = json.loads(case[1])
+    return f"{case[0]}-{scenario_of(record).name}-{record.get('status')}"
 
 
 def test_every_release_has_its_golden_records() -> None:

@@ -51,9 +51,10 @@ def strip(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def write(release: str, records: list[dict[str, Any]]) -> None:
-    """One record per scenario (the first logged), in scenario order of the traffic."""
-    first: dict[str, dict[str, Any]] = {}
+    """One record per scenario and status (the first logged: a limited key's success and its
+    refusal both), in the order they were logged."""
+    first: dict[tuple[str, str], dict[str, Any]] = {}
     for record in records:
-        first.setdefault(scenario_of(record).name, record)
+        first.setdefault((scenario_of(record).name, str(record.get("status"))), record)
     text = "".join(json.dumps(strip(r), sort_keys=True) + "\n" for r in first.values())
     path(release).write_text(text)
