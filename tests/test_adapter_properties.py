@@ -15,7 +15,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from docsgen.support_litellm import RELEASES
 from exporter import catalog
 from exporter.adapters import build_adapter
 from exporter.adapters._common import entity_name
@@ -24,6 +23,7 @@ from exporter.event import GatewayEvent, Rejection
 from exporter.fields import ATTRIBUTE_FIELDS
 from tests.conformance.kong.fixtures import FIXTURES_BY_RELEASE
 from tests.conformance.litellm import golden
+from tests.conformance.litellm.releases import RELEASES
 from tests.paths import KONG_FIXTURE, LITELLM_FIXTURE
 
 SENTINEL = "Sentinel-Value-7f3a"  # planted in records; must never come back in a reason

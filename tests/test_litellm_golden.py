@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from docsgen.support_litellm import RELEASES
 from exporter.adapters import build_adapter
 from exporter.event import GatewayEvent
 from tests.conformance.litellm import golden
+from tests.conformance.litellm.releases import RELEASES
 from tests.conformance.litellm.truth import expected_outcome, scenario_of
 
 CASES = [

@@ -1,9 +1,9 @@
 """The LiteLLM releases the conformance suite runs, and where their venvs live.
 
-The releases themselves are pinned in ``docsgen/support_litellm.py`` (the support matrix's
-columns): the newest whose ``litellm[proxy]`` installs from PyPI and one from April 2026, more
-than six months apart. Each venv is built once by ``scripts/conformance-venv.sh`` from the
-release's lock file beside this module, and reused.
+Two releases more than six months apart: the newest whose ``litellm[proxy]`` installs from PyPI
+(1.110's ``proxy`` extra needs a ``litellm-proxy`` distribution, 1.109's a ``litellm-proxy-extras``
+release, that PyPI does not carry) and 1.83.14 from April 2026. Each venv is built once by
+``scripts/conformance-venv.sh`` from the release's lock file beside this module, and reused.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import subprocess
 
 import pytest
 
-from docsgen.support_litellm import RELEASES
 from tests.paths import ROOT
 
+RELEASES = ("1.83.14", "1.108.7")
 # Releases whose content filter runs in logging_only mode (1.83 refuses the mode).
 LOGGING_ONLY = frozenset({"1.108.7"})
 # Releases whose generic logger clears its queue after an await: records queued while a batch is

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import re
 
-from docsgen import support_litellm
 from exporter import catalog
+from tests.conformance.litellm import matrix as support_litellm
 from tests.conformance.litellm import test_conformance
-from tests.paths import ROOT
 
 
 def test_the_page_is_the_table() -> None:
-    page = (ROOT / support_litellm.PAGE).read_text()
-    assert page == support_litellm.render(), "run: python -m docsgen.support_litellm"
+    assert support_litellm.PAGE.read_text() == support_litellm.render(), (
+        "run: python -m tests.conformance.litellm.matrix")
 
 
 def test_every_row_names_a_conformance_test_and_catalog_metrics() -> None:
