@@ -34,7 +34,7 @@ def selected_names(expr: str) -> set[str]:
             continue
         name = node.name
         if not name:
-            found = [m.value for m in node.matchers.matchers if m.name == "__name__" and str(m.op) == "="]
+            found = [m.value for m in node.matchers.matchers if m.name == "__name__" and m.op == promql_parser.MatchOp.Equal]
             if not found:
                 raise ValueError(f"a selector without a metric name in {expr!r}")
             name = found[0]
@@ -51,6 +51,6 @@ def vector_selectors(expr: str) -> list[tuple[str, dict[str, str]]]:
     found = []
     for node in _walk(promql_parser.parse(expr)):
         if type(node).__name__ == "VectorSelector":
-            matchers = {m.name: m.value for m in node.matchers.matchers if str(m.op) == "MatchOp.Equal"}
+            matchers = {m.name: m.value for m in node.matchers.matchers if m.op == promql_parser.MatchOp.Equal}
             found.append((node.name, matchers))
     return found
