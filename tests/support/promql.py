@@ -22,6 +22,9 @@ def _walk(node: Any) -> Iterator[Any]:
         yield from _walk(child)
 
 
+_EQUAL = promql_parser.MatchOp.Equal
+
+
 def selected_names(expr: str) -> set[str]:
     """The metric names every series selector in ``expr`` names (``{__name__="x"}`` included).
 
@@ -34,7 +37,7 @@ def selected_names(expr: str) -> set[str]:
             continue
         name = node.name
         if not name:
-            found = [m.value for m in node.matchers.matchers if m.name == "__name__" and m.op == promql_parser.MatchOp.Equal]
+            found = [m.value for m in node.matchers.matchers if m.name == "__name__" and m.op == _EQUAL]
             if not found:
                 raise ValueError(f"a selector without a metric name in {expr!r}")
             name = found[0]
@@ -51,6 +54,6 @@ def vector_selectors(expr: str) -> list[tuple[str, dict[str, str]]]:
     found = []
     for node in _walk(promql_parser.parse(expr)):
         if type(node).__name__ == "VectorSelector":
-            matchers = {m.name: m.value for m in node.matchers.matchers if m.op == promql_parser.MatchOp.Equal}
+            matchers = {m.name: m.value for m in node.matchers.matchers if m.op == _EQUAL}
             found.append((node.name, matchers))
     return found
