@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup tools run test lint check bench soak drills generate clean
+.PHONY: setup tools conformance run test lint check bench soak drills generate clean
 
 # The venv is rebuilt when the dependency list changes.
 $(INSTALLED): pyproject.toml
@@ -19,6 +19,11 @@ tools:
 
 setup: $(INSTALLED) tools
 
+# The real gateways the conformance suites run, each pinned release in its own venv under
+# .cache/conformance/ (built once, reused; the suites build a missing one themselves too).
+conformance: $(INSTALLED)
+	$(PY) -m tests.conformance.litellm.releases
+
 generate: $(INSTALLED)
 	$(PY) generate.py
 
@@ -31,11 +36,12 @@ lint: $(INSTALLED)
 check: $(INSTALLED)
 	$(PY) generate.py --check
 
-test: setup lint check
+test: setup conformance lint check
 	$(PY) -m pytest -q
 
 bench: $(INSTALLED)
 	$(PY) bench/ingest.py
+	$(PY) bench/request_path.py
 	$(PY) bench/durable.py
 
 # 30 minutes of steady durable ingest: memory and scrape latency over time (not part of CI).
@@ -46,4 +52,4 @@ drills: setup
 	$(PY) -m drills
 
 clean:
-	rm -rf $(VENV) .run .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .run .pytest_cache .ruff_cache .hypothesis .cache/conformance

@@ -66,6 +66,30 @@ GUARDRAIL_STAGES = ("input", "output")
 GUARDRAIL_RESULTS = ("passed", "blocked", "masked", "flagged", "failed_open", "failed_closed", "not_run")
 POLICIES = ("unapproved_model", "classification_breach", "guardrail_bypass")
 EVENT_RESULTS = ("accepted", "rejected", "duplicate")
+# What an adapter could not read in a record it still accepted and counted. Closed, so the gap
+# counter stays bounded; every adapter reports with these codes.
+RECORD_GAP_REASONS = (
+    "status_unreadable",  # a failure whose HTTP status no field gives: outcome gateway_error
+    "unknown_error_kind",  # a normalised error code outside ERROR_KINDS: error "other"
+    "unknown_guardrail_status",  # a guardrail verdict this version does not know: not_run
+    "unknown_operation",  # a call type outside the known ones: operation "other"
+    "no_provider",  # no provider named: provider "unknown"
+    "no_duration",  # no end time, or one before the start: no latency observed
+    "attribute_not_string",  # an attribution field of another type: not used
+)
+# Normalised error kinds (LiteLLM's normalized_error codes, lower-cased without their status).
+ERROR_KINDS = (
+    "invalid_request", "invalid_parameter_value", "missing_required_parameter",
+    "context_window_exceeded", "content_policy_violation", "authentication_failed",
+    "permission_denied", "model_access_denied", "resource_not_found", "upstream_timeout",
+    "rate_limit_exceeded", "budget_exceeded", "no_healthy_deployments", "provider_overloaded",
+    "provider_internal_error", "provider_connection_error", "router_no_fallback",
+    "router_fallback_failure", "unsupported_operation", "upstream_passthrough",
+    "internal_state_error", "other",
+)
+# Who refused a rate-limited request, and which limit it hit.
+RATE_LIMIT_SOURCES = ("gateway", "provider")
+RATE_LIMIT_TYPES = ("requests", "tokens", "concurrent_requests", "budget", "max_iterations", "unknown")
 
 # Sentinel label values: visible in every view, never dropped.
 UNASSIGNED = "__unassigned__"
@@ -169,6 +193,35 @@ SPEC_INFO = Metric(
     ("hash",),
     "Constant 1, labelled with the hash of the spec the exporter runs.",
 )
+REQUEST_ERRORS = Metric(
+    "genai_request_errors_total", _C, "requests",
+    ("team", "provider", "outcome", "error"),
+    "Failed requests by the gateway's normalised error kind (a closed set; unknown kinds are "
+    "\"other\"). Explains an outcome; never sum it with genai_requests_total.",
+)
+RATE_LIMITED = Metric(
+    "genai_rate_limited_requests_total", _C, "requests",
+    ("team", "provider", "source", "limit"),
+    "Requests refused by a rate or budget limit: source gateway (its own limiter, outcome "
+    "quota_exceeded) or provider (a 429, outcome rate_limited), and which limit was hit.",
+)
+GUARDRAIL_SECONDS = Metric(
+    "genai_guardrail_seconds_total", _C, "seconds",
+    ("guardrail", "stage"),
+    "Time guardrails spent on requests, as the gateway measured it. Divided by the evaluations "
+    "that reported a duration (genai_guardrail_timed_evaluations_total) it is the mean latency.",
+)
+GUARDRAIL_TIMED = Metric(
+    "genai_guardrail_timed_evaluations_total", _C, "evaluations",
+    ("guardrail", "stage"),
+    "Guardrail evaluations that reported how long they took: the divisor of genai_guardrail_seconds_total.",
+)
+EXPORTER_RECORD_GAPS = Metric(
+    "genai_exporter_record_gaps_total", _C, "gaps",
+    ("format", "reason"),
+    "Parts of accepted records the adapter could not read, by reason (a closed set). The record "
+    "is still counted; the reason says which figure fell back to a default.",
+)
 EXPORTER_EVENTS = Metric(
     "genai_exporter_events_total", _C, "records",
     ("source", "format", "result"),
@@ -205,6 +258,27 @@ EXPORTER_STATE_RESTORE_PROBLEMS = Metric(
     "Damage found in the state directory at start: part `snapshot` (a snapshot generation "
     "failed validation and an older one was used) or `log` (the write-ahead log stopped at a "
     "damaged entry; what followed it was not replayed).",
+)
+# Why a tailed file could not be followed exactly (exporter/tail.py); a closed set.
+TAIL_GAP_REASONS = ("truncated", "missing", "position_unreadable")
+EXPORTER_TAIL_GAPS = Metric(
+    "genai_exporter_tail_gaps_total", _C, "gaps",
+    ("reason",),
+    "Times a tailed file could not be resumed exactly, by reason: truncated (rewritten in place "
+    "with no copy of the unread part left), missing (gone before it was read to its end), "
+    "position_unreadable (the stored position was damaged; the file was read from its start).",
+)
+# Why an ingest request was refused before its records were counted (exporter/server.py).
+INGEST_REFUSAL_REASONS = (
+    "saturated_connections", "saturated_ingests", "too_large", "too_many_records",
+    "decompression_ratio", "bad_framing",
+)
+EXPORTER_INGEST_REFUSED = Metric(
+    "genai_exporter_ingest_refused_total", _C, "requests",
+    ("reason",),
+    "Requests refused before any record was read, by reason: saturated_connections (503), "
+    "saturated_ingests (429), too_large, too_many_records or decompression_ratio (413), "
+    "bad_framing (400 or 501). Senders retry 429 and 503; the 4xx need a sender fix.",
 )
 EXPORTER_COUNTERS_START = Metric(
     "genai_exporter_counters_start_timestamp_seconds", _G, "seconds",
@@ -301,13 +375,20 @@ CATALOG: tuple[Metric, ...] = (
     TEAM_FIRST_SEEN,
     TEAM_FIRST_SUCCESS,
     SPEC_INFO,
+    REQUEST_ERRORS,
+    RATE_LIMITED,
+    GUARDRAIL_SECONDS,
+    GUARDRAIL_TIMED,
     EXPORTER_EVENTS,
+    EXPORTER_RECORD_GAPS,
     EXPORTER_LAST_EVENT,
     EXPORTER_LABEL_OVERFLOW,
     EXPORTER_UNPRICED,
     EXPORTER_SPEC_RELOADS,
     EXPORTER_STATE_WRITE_FAILURES,
     EXPORTER_STATE_RESTORE_PROBLEMS,
+    EXPORTER_TAIL_GAPS,
+    EXPORTER_INGEST_REFUSED,
     EXPORTER_COUNTERS_START,
     REVIEW_VERDICTS,
     REVIEW_TOLERATED_RATIO,

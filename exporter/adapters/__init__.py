@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from exporter.adapters import events, kong, litellm
 from exporter.adapters._common import ENTITY_TYPES, Adapter
 from exporter.fields import FORMATS
+from exporter.surrogates import tolerant
 
 __all__ = ["ENTITY_TYPES", "Adapter", "build_adapter"]
 
@@ -25,4 +26,4 @@ def build_adapter(fmt: str, attribute_paths: Iterable[str]) -> Adapter:
     builder = _BUILDERS.get(fmt)
     if builder is None:
         raise ValueError(f"unknown record format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    return builder(frozenset(attribute_paths))
+    return tolerant(builder(frozenset(attribute_paths)))
