@@ -371,15 +371,18 @@ class Pipeline:
                              entities.values() if entities else ())
             if unpriced or route.folds or route.team in self._adoption_pending:
                 self._note_rare(route, event, unpriced)
-            if event.gaps or event.error is not None or event.rate_limit_source is not None:
-                self._note_explained(route, event, fmt)
-            if event.guardrail_seconds:
-                add = self.recorder.add
-                for (seconds_slot, timed_slot), spent in zip(
-                        route.guardrail_slots, event.guardrail_seconds, strict=False):
-                    if spent is not None and 0.0 <= spent < _MAX_GUARDRAIL_SECONDS:
-                        add(seconds_slot, spent)
-                        add(timed_slot, 1.0)
+            try:
+                if event.gaps or event.error is not None or event.rate_limit_source is not None:
+                    self._note_explained(route, event, fmt)
+                if event.guardrail_seconds:
+                    add = self.recorder.add
+                    for (seconds_slot, timed_slot), spent in zip(
+                            route.guardrail_slots, event.guardrail_seconds, strict=False):
+                        if spent is not None and 0.0 <= spent < _MAX_GUARDRAIL_SECONDS:
+                            add(seconds_slot, spent)
+                            add(timed_slot, 1.0)
+            except Exception:  # the request is counted and logged: a bug here loses only its details
+                log.exception("could not count what explains a %s record; the request itself is counted", fmt)
         chunk.accepted = len(ready)
         self._count_batch(fmt, source, chunk)
         result.accepted += chunk.accepted
