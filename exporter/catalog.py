@@ -65,7 +65,11 @@ TOKEN_TYPES = ("input", "output", "cached_input", "reasoning")
 GUARDRAIL_STAGES = ("input", "output")
 GUARDRAIL_RESULTS = ("passed", "blocked", "masked", "flagged", "failed_open", "failed_closed", "not_run")
 POLICIES = ("unapproved_model", "classification_breach", "guardrail_bypass")
-EVENT_RESULTS = ("accepted", "rejected", "duplicate")
+# ``ignored``: an OTLP span that is not a model call (agent, tool, HTTP, database spans) or whose
+# producer the spec does not count (``otlp.sources``); nothing wrong with it.
+EVENT_RESULTS = ("accepted", "rejected", "duplicate", "ignored")
+# Why an OTLP request was refused whole (one closed set, the label's values).
+OTLP_REFUSALS = ("malformed", "content_type", "too_large", "unauthorized", "other")
 
 # Sentinel label values: visible in every view, never dropped.
 UNASSIGNED = "__unassigned__"
@@ -172,7 +176,14 @@ SPEC_INFO = Metric(
 EXPORTER_EVENTS = Metric(
     "genai_exporter_events_total", _C, "records",
     ("source", "format", "result"),
-    "Records received, by result: accepted, rejected (malformed), duplicate (a retried id).",
+    "Records received, by result: accepted, rejected (malformed), duplicate (a retried id), "
+    "ignored (an OTLP span or point that is not a counted model call).",
+)
+EXPORTER_OTLP_REFUSED = Metric(
+    "genai_exporter_otlp_refused_requests_total", _C, "requests",
+    ("signal", "reason"),
+    "OTLP export requests refused whole: malformed (400), content_type (415), too_large (413), "
+    "unauthorized (401), other.",
 )
 EXPORTER_LAST_EVENT = Metric(
     "genai_exporter_last_event_timestamp_seconds", _G, "seconds",
@@ -295,6 +306,7 @@ CATALOG: tuple[Metric, ...] = (
     TEAM_FIRST_SUCCESS,
     SPEC_INFO,
     EXPORTER_EVENTS,
+    EXPORTER_OTLP_REFUSED,
     EXPORTER_LAST_EVENT,
     EXPORTER_LABEL_OVERFLOW,
     EXPORTER_UNPRICED,

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import re
 
+# Record formats posted as JSON to /ingest/<format> or tailed from files.
 FORMATS = ("litellm", "kong", "events")
+# OpenTelemetry spans, posted over OTLP to /v1/traces: attributed like the record formats.
+OTEL = "otel"
 
 ATTRIBUTE_FIELDS: dict[str, tuple[str, ...]] = {
     "litellm": (
@@ -31,6 +34,15 @@ ATTRIBUTE_FIELDS: dict[str, tuple[str, ...]] = {
         "request.headers.<name>",
     ),
     "events": ("team", "app", "classification"),
+    OTEL: (
+        "resource.service.name",
+        "resource.service.namespace",
+        "resource.k8s.namespace.name",
+        "resource.deployment.environment",
+        "resource.deployment.environment.name",
+        "resource.<key>",
+        "span.<key>",
+    ),
 }
 
 # A request tag "data-classification:confidential" becomes the attribute

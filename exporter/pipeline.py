@@ -25,7 +25,7 @@ from exporter.audit.relevance import AuditShape, audit_static
 from exporter.audit.writer import AuditWriter
 from exporter.dedupe import DedupeState, Deduplicator
 from exporter.event import GatewayEvent, Rejection
-from exporter.fields import FORMATS
+from exporter.fields import FORMATS, OTEL
 from exporter.labels import LabelBound
 from exporter.periods import month_bounds
 from exporter.policy import PolicyChecker
@@ -146,7 +146,7 @@ class Pipeline:
         self._bounds = _Bounds(spec, self._count_fold, admitted)
         self._attributor = Attributor(spec, self._bounds.team, self._bounds.app)
         paths = self._attributor.attribute_paths()
-        self._adapters: dict[str, Adapter] = {fmt: build_adapter(fmt, paths) for fmt in FORMATS}
+        self._adapters: dict[str, Adapter] = {fmt: build_adapter(fmt, paths) for fmt in (*FORMATS, OTEL)}
         self._prices = PriceBook(spec)
         self._policy = PolicyChecker(spec)
         self._routes = {}
@@ -192,19 +192,21 @@ class Pipeline:
 
     def ingest(
         self,
-        records: list[bytes],
+        records: list[Any],
         fmt: str,
         source: str,
         position: tuple[str, Any] | None = None,
     ) -> IngestResult:
         """Normalise and record a batch. Never raises for bad records: they are counted.
 
+        ``records`` are raw records' bytes, or ``SpanRecord``s for the ``otel`` format.
+
         ``position`` (key, value) is stored with the counters in the same snapshot, so a file
         tail resumes exactly after the last record it handed in.
         """
         adapter = self._adapters.get(fmt)
         if adapter is None:
-            raise ValueError(f"unknown format {fmt!r}; expected one of {list(FORMATS)}")
+            raise ValueError(f"unknown format {fmt!r}; expected one of {[*FORMATS, OTEL]}")
         result = IngestResult()
         errors = result.errors
         with self._lock:
@@ -263,6 +265,11 @@ class Pipeline:
             if position is not None:
                 self._positions[position[0]] = position[1]
         return result
+
+    def count(self, metric: catalog.Metric, labels: tuple[str, ...], amount: float = 1.0) -> None:
+        """Add to one of the exporter's own counters, between batches."""
+        with self._lock:
+            self.recorder.inc(metric, labels, amount)
 
     def _note_rare(self, route: _Route, event: GatewayEvent, unpriced: bool) -> None:
         """What only some records need: unpriced and overflow counts, adoption timestamps."""

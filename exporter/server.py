@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from exporter import otlp_receiver
 from exporter.batch import split_body
 from exporter.logs import RejectionLog
 from exporter.spec import Spec
@@ -38,11 +39,18 @@ METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 INGEST_ROUTES = {"/ingest/litellm": "litellm", "/ingest/kong": "kong", "/ingest/events": "events"}
 _METHODS: dict[str, tuple[str, ...]] = {
     **{path: ("POST",) for path in INGEST_ROUTES},
+    **{path: ("POST",) for path in otlp_receiver.ROUTES},
     "/metrics": ("GET", "HEAD"),
     "/healthz": ("GET", "HEAD"),
     "/readyz": ("GET", "HEAD"),
 }
 _GZIP = ("gzip", "x-gzip")
+_OTLP_REFUSALS = {
+    HTTPStatus.BAD_REQUEST: "malformed",
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE: "content_type",
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "too_large",
+    HTTPStatus.UNAUTHORIZED: "unauthorized",
+}
 _MAX_CHUNK_LINE = 1024
 # A refused body is still read and dropped, up to these bounds, before the connection closes:
 # closing with unread bytes makes the kernel reset the connection, and the client then sees
@@ -276,15 +284,20 @@ class _Handler(BaseHTTPRequestHandler):
                 return HTTPStatus.OK
             self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"not ready\n", "text/plain; charset=utf-8")
             return HTTPStatus.SERVICE_UNAVAILABLE
+        if path in otlp_receiver.ROUTES:
+            return self._otlp(otlp_receiver.ROUTES[path])
         return self._ingest(INGEST_ROUTES[path])
 
     # -- ingest --------------------------------------------------------------------------
 
-    def _ingest(self, fmt: str) -> HTTPStatus:
-        app = self.server.app
-        if not app.authorized(self.headers.get("Authorization")):
+    def _require_token(self) -> None:
+        if not self.server.app.authorized(self.headers.get("Authorization")):
             self._extra_headers = [("WWW-Authenticate", 'Bearer realm="gatewatch"')]
             raise HttpError(HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token")
+
+    def _ingest(self, fmt: str) -> HTTPStatus:
+        app = self.server.app
+        self._require_token()
         if not app.enter():
             raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down")
         try:
@@ -308,6 +321,32 @@ class _Handler(BaseHTTPRequestHandler):
             "errors": [{"index": index, "reason": reason} for index, reason in result.errors],
         })
         return HTTPStatus.ACCEPTED
+
+    def _otlp(self, signal: str) -> HTTPStatus:
+        """OTLP/HTTP export (see exporter.otlp_receiver); refusals are counted by reason."""
+        app = self.server.app
+        pipeline: Any = app.pipeline
+        encoding = otlp_receiver.encoding_of(self.headers.get("Content-Type"))
+        try:
+            self._require_token()
+            if encoding is None:
+                raise HttpError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                                f"Content-Type must be {otlp_receiver.PROTOBUF} or {otlp_receiver.JSON}")
+            if not app.enter():
+                raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down")
+            try:
+                limit = pipeline.spec.ingest.max_body_bytes
+                body = _decode(self._read_body(limit), self.headers.get("Content-Encoding"), limit)
+                reply = otlp_receiver.receive_traces(pipeline, body, encoding)
+            finally:
+                app.leave()
+        except HttpError as err:
+            otlp_receiver.refused(pipeline, signal, _OTLP_REFUSALS.get(err.status, "other"))
+            raise
+        app.rejections.note(otlp_receiver.SOURCE, otlp_receiver.OTEL, reply.rejected, reply.errors)
+        self._note = reply.note
+        self._send(reply.status, reply.body, reply.content_type)
+        return reply.status
 
     def _read_body(self, limit: int) -> bytes:
         """The request body, refused as soon as it is known to exceed ``limit`` bytes."""

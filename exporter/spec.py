@@ -20,7 +20,7 @@ import yaml
 
 from exporter import catalog
 from exporter.burnrate import lowest_reachable_target, unreachable_factors
-from exporter.fields import FORMATS, is_known_field
+from exporter.fields import ATTRIBUTE_FIELDS, is_known_field
 
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
@@ -349,6 +349,36 @@ class Audit(Strict, kw_only=True):
     retention_max_days: PositiveInt = 400
 
 
+OtlpSignal = Literal["spans", "metrics", "none"]
+
+
+class OtlpSource(Strict, kw_only=True):
+    """Which signal one OTLP producer's figures are taken from, matched by its resource's
+    ``service.name`` and its instrumentation scope (shell-style patterns)."""
+
+    service: str = "*"
+    scope: str = "*"
+    signal: OtlpSignal
+
+
+class Otlp(Strict, kw_only=True):
+    """What the OTLP receiver (/v1/traces, /v1/metrics) counts.
+
+    A model call can reach the exporter twice: as the application's client span and as the
+    gateway's span, or as a span and as metrics. Only the producer the spec names authoritative
+    for a call counts it; the first matching source decides, ``default_signal`` the rest.
+    """
+
+    sources: tuple[OtlpSource, ...] = ()
+    default_signal: OtlpSignal = "spans"
+
+    def signal(self, service: str, scope: str) -> OtlpSignal:
+        for source in self.sources:
+            if fnmatch.fnmatchcase(service, source.service) and fnmatch.fnmatchcase(scope, source.scope):
+                return source.signal
+        return self.default_signal
+
+
 class Spec(Strict, kw_only=True):
     version: Literal[1]
     organization: Organization
@@ -359,6 +389,7 @@ class Spec(Strict, kw_only=True):
     classification: Classification = Classification()
     attribution: dict[str, FormatAttribution] = {}
     ingest: Ingest = Ingest()
+    otlp: Otlp = Otlp()
     alerting: Alerting | None = None
     slos: Slos = Slos()
     collector: Collector = Collector()
@@ -617,8 +648,8 @@ def _duplicates(section: str, key: str, values: list[str]) -> Iterable[tuple[str
 
 
 def _attribute_paths(where: str, fmt: str, paths: Iterable[str]) -> Iterable[tuple[str, str]]:
-    if fmt not in FORMATS:
-        yield where, f"expected a format among {list(FORMATS)}, got {fmt!r}"
+    if fmt not in ATTRIBUTE_FIELDS:
+        yield where, f"expected a format among {list(ATTRIBUTE_FIELDS)}, got {fmt!r}"
         return
     for i, path in enumerate(paths):
         if not is_known_field(fmt, path):

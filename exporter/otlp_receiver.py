@@ -1,0 +1,233 @@
+"""The OTLP/HTTP receiver: ``POST /v1/traces`` in protobuf or JSON, answered as the OTLP
+specification says (``opentelemetry-proto`` docs/specification.md, "OTLP/HTTP").
+
+The HTTP server reads, authorises and un-gzips the body; this module decodes it, keeps the spans
+that are model calls from producers the spec counts (``otlp.sources``), hands them to the
+pipeline as ``SpanRecord``s and builds the answer: 200 with ``partial_success`` naming how many
+spans were rejected and why, 400 with a ``google.rpc.Status`` when the body does not decode.
+Bad data never earns a 5xx, since OTLP clients retry those and would resend the same bad data.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, Protocol
+
+import orjson
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from exporter import catalog
+from exporter.adapters.otel import _CLASSIFYING, SpanRecord, classify, read_attributes
+from exporter.fields import OTEL
+from exporter.spec import Spec
+
+SOURCE = "otlp"
+TRACES = "traces"
+ROUTES = {"/v1/traces": TRACES}
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+SERVICE_NAME = "service.name"
+_CLASSIFYING_KEYS = frozenset(_CLASSIFYING)
+_REASONS_SHOWN = 5
+
+
+class OtlpPipeline(Protocol):
+    spec: Spec
+
+    def ingest(self, records: list[Any], fmt: str, source: str) -> Any: ...
+
+    def count(self, metric: catalog.Metric, labels: tuple[str, ...], amount: float = 1.0) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: HTTPStatus
+    content_type: str
+    body: bytes
+    note: str = ""
+    # Span-level outcome, for the rejection log.
+    rejected: int = 0
+    errors: tuple[tuple[int, str], ...] = ()
+
+
+class MalformedRequestError(Exception):
+    """The body is not an export request in the declared encoding; the message says why."""
+
+
+def encoding_of(content_type: str | None) -> str | None:
+    """``PROTOBUF`` or ``JSON`` for an OTLP request's Content-Type, None for anything else."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media if media in (PROTOBUF, JSON) else None
+
+
+# -- decoding -------------------------------------------------------------------------------
+
+def decode_traces(body: bytes, encoding: str) -> Any:
+    request = ExportTraceServiceRequest()
+    if encoding == PROTOBUF:
+        try:
+            request.ParseFromString(body)
+        except (DecodeError, RecursionError, ValueError):
+            raise MalformedRequestError("body is not a protobuf ExportTraceServiceRequest") from None
+        return request
+    try:
+        document = orjson.loads(body) if body.strip() else {}
+    except orjson.JSONDecodeError:
+        raise MalformedRequestError("body is not JSON") from None
+    if not isinstance(document, dict):
+        raise MalformedRequestError("expected a JSON object with resourceSpans")
+    _hex_ids_to_base64(document)
+    try:
+        json_format.ParseDict(document, request, ignore_unknown_fields=True)
+    except (json_format.ParseError, RecursionError, ValueError, TypeError, AttributeError):
+        # ParseError's text quotes the offending value: name the shape, never the value.
+        raise MalformedRequestError("JSON does not follow the OTLP ExportTraceServiceRequest schema") from None
+    return request
+
+
+_ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
+
+
+def _hex_ids_to_base64(document: dict[str, Any]) -> None:
+    """OTLP/JSON writes trace and span ids as hex, where the protobuf JSON mapping expects
+    base64: convert them in place before the generic parser sees them."""
+    for resource_spans in _objects(document, "resourceSpans", "resource_spans"):
+        for scope_spans in _objects(resource_spans, "scopeSpans", "scope_spans"):
+            for span in _objects(scope_spans, "spans"):
+                _convert_ids(span)
+                for link in _objects(span, "links"):
+                    _convert_ids(link)
+
+
+def _objects(parent: dict[str, Any], *keys: str) -> list[dict[str, Any]]:
+    for key in keys:
+        items = parent.get(key)
+        if items is not None:
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise MalformedRequestError(f"expected {key} to be a list of objects")
+            return items
+    return []
+
+
+def _convert_ids(span: dict[str, Any]) -> None:
+    for key in _ID_FIELDS:
+        value = span.get(key)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str) or len(value) not in (16, 32):
+            raise MalformedRequestError(f"{key} must be 16 or 32 hex digits")
+        try:
+            span[key] = base64.b64encode(bytes.fromhex(value)).decode()
+        except ValueError:
+            raise MalformedRequestError(f"{key} must be 16 or 32 hex digits") from None
+
+
+# -- answering -------------------------------------------------------------------------------
+
+def _status_body(message: str, encoding: str) -> bytes:
+    """A google.rpc.Status with code INVALID_ARGUMENT (3), written by hand: two fields do not
+    warrant a dependency on googleapis-common-protos."""
+    if encoding == JSON:
+        return orjson.dumps({"code": 3, "message": message})
+    text = message.encode()
+    return b"\x08\x03\x12" + _varint(len(text)) + text
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _encode(message: Any, encoding: str) -> bytes:
+    if encoding == PROTOBUF:
+        return message.SerializeToString()
+    return orjson.dumps(json_format.MessageToDict(message))
+
+
+def refused(pipeline: OtlpPipeline, signal: str, reason: str) -> None:
+    """Count a request refused whole (by this module or by the HTTP layer's checks)."""
+    pipeline.count(catalog.EXPORTER_OTLP_REFUSED, (signal, reason if reason in catalog.OTLP_REFUSALS else "other"))
+
+
+def malformed(pipeline: OtlpPipeline, signal: str, message: str, encoding: str) -> Reply:
+    refused(pipeline, signal, "malformed")
+    return Reply(HTTPStatus.BAD_REQUEST, encoding, _status_body(message, encoding), note=message)
+
+
+def receive_traces(pipeline: OtlpPipeline, body: bytes, encoding: str) -> Reply:
+    try:
+        request = decode_traces(body, encoding)
+    except MalformedRequestError as err:
+        return malformed(pipeline, TRACES, str(err), encoding)
+    spec = pipeline.spec
+    resource_paths = _resource_paths(spec)
+    records: list[SpanRecord] = []
+    ignored = 0
+    for resource_spans in request.resource_spans:
+        resource = read_attributes(resource_spans.resource.attributes, resource_paths | {SERVICE_NAME})
+        service = resource.get(SERVICE_NAME)
+        service = service if isinstance(service, str) else ""
+        kept = {f"resource.{k}": v for k, v in resource.items() if isinstance(v, str) and v}
+        for scope_spans in resource_spans.scope_spans:
+            spans = scope_spans.spans
+            if spec.otlp.signal(service, scope_spans.scope.name) != "spans":
+                ignored += len(spans)
+                continue
+            for span in spans:
+                if classify(read_attributes(span.attributes, _CLASSIFYING_KEYS)) is None:
+                    ignored += 1
+                else:
+                    records.append(SpanRecord(kept, span))
+    result = pipeline.ingest(records, OTEL, SOURCE) if records else None
+    if ignored:
+        pipeline.count(catalog.EXPORTER_EVENTS, (SOURCE, OTEL, "ignored"), ignored)
+    response = ExportTraceServiceResponse()
+    rejected = result.rejected if result is not None else 0
+    errors = tuple(result.errors) if result is not None else ()
+    if rejected:
+        response.partial_success.rejected_spans = rejected
+        response.partial_success.error_message = _summary(rejected, errors)
+    accepted = result.accepted if result is not None else 0
+    duplicates = result.duplicates if result is not None else 0
+    return Reply(
+        HTTPStatus.OK, encoding, _encode(response, encoding),
+        note=f"accepted={accepted} rejected={rejected} duplicates={duplicates} ignored={ignored}",
+        rejected=rejected, errors=errors,
+    )
+
+
+def _resource_paths(spec: Spec) -> frozenset[str]:
+    rules = [*spec.attribution.get(OTEL, _NO_RULE).team, *spec.attribution.get(OTEL, _NO_RULE).app,
+             *spec.classification.sources.get(OTEL, ())]
+    return frozenset(p.removeprefix("resource.") for p in rules if p.startswith("resource."))
+
+
+class _NoRule:
+    team: tuple[str, ...] = ()
+    app: tuple[str, ...] = ()
+
+
+_NO_RULE = _NoRule()
+
+
+def _summary(rejected: int, errors: tuple[tuple[int, str], ...]) -> str:
+    """``3 spans rejected: <reason> (2); <reason> (1)``: the adapters' reasons name fields,
+    never values."""
+    reasons = Counter(reason for _, reason in errors).most_common(_REASONS_SHOWN)
+    listed = "; ".join(f"{reason} ({count})" for reason, count in reasons)
+    return f"{rejected} span{'s' if rejected != 1 else ''} rejected: {listed}"
