@@ -20,8 +20,8 @@ from exporter import catalog
 from exporter.spec import Spec, load
 from tests.paths import EXAMPLE_SPEC
 from tests.support import fake_openai
-from tests.support.producers import PRODUCERS, Producer, run_app
 from tests.support.processes import Metrics, scrape_text, start_exporter, total
+from tests.support.producers import PRODUCERS, Producer, run_app
 
 pytestmark = pytest.mark.slow
 
