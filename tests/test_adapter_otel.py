@@ -64,7 +64,8 @@ NAMES = [
      "operation", "text_completion"),
     ({"llm.request.type": "embedding", "gen_ai.system": "openai", "gen_ai.request.model": "m"},
      "operation", "embeddings"),
-    ({**BASE, "gatewatch.team": "search"}, "attributes", {"resource.service.name": "svc", "span.gatewatch.team": "search"}),
+    ({**BASE, "gatewatch.team": "search"}, "attributes",
+     {"resource.service.name": "svc", "span.gatewatch.team": "search"}),
 ]
 
 
@@ -194,7 +195,8 @@ _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=6) | st.floats(allow_nan=False),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(
         st.sampled_from(["resourceSpans", "scopeSpans", "spans", "traceId", "spanId", "attributes", "key", "value",
-                         "stringValue", "intValue", "startTimeUnixNano", "status", "code", "links"]) | st.text(max_size=5),
+                         "stringValue", "intValue", "startTimeUnixNano", "status", "code", "links"])
+        | st.text(max_size=5),
         children, max_size=4),
     max_leaves=15,
 )
