@@ -44,12 +44,14 @@ NAMES = [
     ({**BASE, "gen_ai.usage.prompt_tokens": 12}, "input_tokens", 12),
     ({**BASE, "gen_ai.usage.output_tokens": 13}, "output_tokens", 13),
     ({**BASE, "gen_ai.usage.completion_tokens": 14}, "output_tokens", 14),
-    ({**BASE, "gen_ai.usage.cache_read.input_tokens": 5}, "cached_input_tokens", 5),
-    ({**BASE, "gen_ai.usage.cache_read_input_tokens": 6}, "cached_input_tokens", 6),
-    ({**BASE, "gen_ai.usage.cached_input_tokens": 7}, "cached_input_tokens", 7),
-    ({**BASE, "gen_ai.usage.reasoning.output_tokens": 8}, "reasoning_tokens", 8),
-    ({**BASE, "gen_ai.usage.reasoning_tokens": 9}, "reasoning_tokens", 9),
-    ({**BASE, "llm.usage.reasoning_tokens": 10}, "reasoning_tokens", 10),
+    ({**BASE, "gen_ai.usage.input_tokens": 50, "gen_ai.usage.cache_read.input_tokens": 5}, "cached_input_tokens", 5),
+    ({**BASE, "gen_ai.usage.input_tokens": 50, "gen_ai.usage.cache_read_input_tokens": 6}, "cached_input_tokens", 6),
+    ({**BASE, "gen_ai.usage.input_tokens": 50, "gen_ai.usage.cached_input_tokens": 7}, "cached_input_tokens", 7),
+    ({**BASE, "gen_ai.usage.input_tokens": 3, "gen_ai.usage.cached_input_tokens": 7}, "cached_input_tokens", 3),
+    ({**BASE, "gen_ai.usage.output_tokens": 50, "gen_ai.usage.reasoning.output_tokens": 8}, "reasoning_tokens", 8),
+    ({**BASE, "gen_ai.usage.output_tokens": 50, "gen_ai.usage.reasoning_tokens": 9}, "reasoning_tokens", 9),
+    ({**BASE, "gen_ai.usage.output_tokens": 50, "llm.usage.reasoning_tokens": 10}, "reasoning_tokens", 10),
+    ({**BASE, "gen_ai.usage.output_tokens": 4, "llm.usage.reasoning_tokens": 10}, "reasoning_tokens", 4),
     ({**BASE, "gen_ai.usage.input_tokens": "15"}, "input_tokens", 15),
     ({**BASE, "gen_ai.request.stream": True}, "streaming", True),
     ({**BASE, "gen_ai.is_streaming": True}, "streaming", True),
@@ -175,6 +177,7 @@ def test_any_span_gives_a_valid_event_or_a_rejection(attributes: dict[str, Any],
         return
     assert result.outcome in catalog.OUTCOMES
     assert min(result.input_tokens, result.output_tokens, result.cached_input_tokens, result.reasoning_tokens) >= 0
+    assert result.cached_input_tokens <= result.input_tokens and result.reasoning_tokens <= result.output_tokens
     assert result.duration_seconds is not None and result.duration_seconds >= 0
     assert result.model and result.provider and result.operation
     assert result.reported_cost_usd is None or result.reported_cost_usd >= 0

@@ -265,6 +265,12 @@ def build(attribute_paths: frozenset[str]) -> Any:
                 ttft = _seconds(attributes, TTFT_SECONDS)
                 if ttft is None:
                     ttft = _first_chunk_seconds(span)
+            input_tokens = _count(attributes, INPUT_TOKENS)
+            output_tokens = _count(attributes, OUTPUT_TOKENS)
+            # Subsets of input and output, as the contract defines them: more is drift between a
+            # producer's counters, not extra usage.
+            cached = min(_count(attributes, CACHED_INPUT_TOKENS), input_tokens)
+            reasoning = min(_count(attributes, REASONING_TOKENS), output_tokens)
             cost = _first(attributes, COST_USD)
             reported_cost = float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) \
                 and 0 <= cost < 1e12 else None
@@ -278,10 +284,10 @@ def build(attribute_paths: frozenset[str]) -> Any:
                 result,
                 False,
                 streaming,
-                _count(attributes, INPUT_TOKENS),
-                _count(attributes, OUTPUT_TOKENS),
-                _count(attributes, CACHED_INPUT_TOKENS),
-                _count(attributes, REASONING_TOKENS),
+                input_tokens,
+                output_tokens,
+                cached,
+                reasoning,
                 reported_cost,
                 None,
                 (end - start) / 1e9,
