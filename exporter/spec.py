@@ -269,8 +269,22 @@ class Finance(Strict, kw_only=True):
     batch_discount_percent: Annotated[float, msgspec.Meta(ge=0, le=100)] = 50.0
 
 
+class GenAiTraces(Strict, kw_only=True):
+    """A traces pipeline in the Collector: applications' spans in, the GenAI model-call spans on
+    to the exporter's OTLP receiver, every span on to the tracing backend."""
+
+    # The exporter's --listen base URL; the Collector appends /v1/traces.
+    exporter_endpoint: str = "http://gatewatch-exporter:9464"
+    # The variable holding the exporter's ingest token in the Collector's environment.
+    exporter_token_env: EnvVarName | None = None
+    # OTLP/HTTP endpoint of the tracing backend (Tempo, Jaeger, a vendor); none: traces stop here.
+    tracing_endpoint: str | None = None
+    tracing_token_env: EnvVarName | None = None
+
+
 class Collector(Strict, kw_only=True):
-    """Where the OpenTelemetry Collector sends the exporter's OTLP push."""
+    """Where the OpenTelemetry Collector sends the exporter's OTLP push, and, with
+    ``genai_traces``, where it sends applications' GenAI spans."""
 
     # prometheus_remote_write covers Prometheus, Thanos receive and VictoriaMetrics; mimir is
     # remote write with a tenant; otlp is any OTLP/HTTP endpoint.
@@ -281,6 +295,7 @@ class Collector(Strict, kw_only=True):
     token_env: EnvVarName | None = None
     tenant: str | None = None  # mimir only: the X-Scope-OrgID
     memory_limit_mib: PositiveInt = 512
+    genai_traces: GenAiTraces | None = None
 
     def __post_init__(self) -> None:
         if (self.backend == "mimir") != (self.tenant is not None):

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+from exporter import fields
 from exporter.adapters._common import RecordError, rejection
 from exporter.event import GatewayEvent, Rejection
 
@@ -28,28 +29,12 @@ from exporter.event import GatewayEvent, Rejection
 RESOURCE_PREFIX = "resource."
 SPAN_PREFIX = "span."
 
-OPERATION = "gen_ai.operation.name"
-OPENLLMETRY_REQUEST_TYPE = "llm.request.type"
-OPENLLMETRY_SPAN_KIND = "traceloop.span.kind"
-
-# Inference operations, by the name each producer generation uses -> the operation label.
-MODEL_OPERATIONS = {
-    "chat": "chat",
-    "text_completion": "text_completion",
-    "embeddings": "embeddings",
-    "generate_content": "generate_content",
-    # Not in the conventions' list, but model calls all the same (OpenLIT, gateway producers).
-    "image_generation": "image_generation",
-    "audio_transcription": "audio_transcription",
-    "speech": "speech",
-    "rerank": "rerank",
-}
-# OpenLLMetry's llm.request.type, before it set gen_ai.operation.name.
-OPENLLMETRY_OPERATIONS = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings",
-                          "rerank": "rerank"}
-# Spans that wrap model calls; counting them would count the call twice.
-NOT_MODEL_CALLS = frozenset({"create_agent", "invoke_agent", "execute_tool", "invoke_workflow", "retrieval"})
-OPENLLMETRY_WRAPPERS = frozenset({"workflow", "task", "agent", "tool"})
+OPERATION = fields.OTEL_OPERATION
+OPENLLMETRY_REQUEST_TYPE = fields.OTEL_OPENLLMETRY_REQUEST_TYPE
+OPENLLMETRY_SPAN_KIND = fields.OTEL_OPENLLMETRY_SPAN_KIND
+MODEL_OPERATIONS = fields.OTEL_MODEL_OPERATIONS
+OPENLLMETRY_OPERATIONS = fields.OTEL_OPENLLMETRY_OPERATIONS
+OPENLLMETRY_WRAPPERS = frozenset(fields.OTEL_OPENLLMETRY_WRAPPERS)
 
 # Each fact, by the attribute names that carry it, newest convention first.
 PROVIDER = ("gen_ai.provider.name", "gen_ai.system")
