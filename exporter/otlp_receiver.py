@@ -1,5 +1,6 @@
-"""The OTLP/HTTP receiver: ``POST /v1/traces`` in protobuf or JSON, answered as the OTLP
-specification says (``opentelemetry-proto`` docs/specification.md, "OTLP/HTTP").
+"""The OTLP/HTTP receiver: ``POST /v1/traces`` and ``POST /v1/metrics`` in protobuf or JSON,
+answered as the OTLP specification says (``opentelemetry-proto`` docs/specification.md,
+"OTLP/HTTP"). Metrics are mapped by ``exporter.otlp_metrics``.
 
 The HTTP server reads, authorises and un-gzips the body; this module decodes it, keeps the spans
 that are model calls from producers the spec counts (``otlp.sources``), hands them to the
@@ -11,6 +12,7 @@ Bad data never earns a 5xx, since OTLP clients retry those and would resend the 
 from __future__ import annotations
 
 import base64
+import time
 from collections import Counter
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -19,19 +21,23 @@ from typing import Any, Protocol
 import orjson
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 
-from exporter import catalog
+from exporter import catalog, otlp_metrics
 from exporter.adapters.otel import _CLASSIFYING, SpanRecord, classify, read_attributes
 from exporter.fields import OTEL
 from exporter.spec import Spec
 
 SOURCE = "otlp"
 TRACES = "traces"
-ROUTES = {"/v1/traces": TRACES}
+METRICS = "metrics"
+ROUTES = {"/v1/traces": TRACES, "/v1/metrics": METRICS}
+# The events_total format label of metric data points (spans are "otel").
+OTEL_METRICS = "otel_metrics"
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 SERVICE_NAME = "service.name"
@@ -45,6 +51,20 @@ class OtlpPipeline(Protocol):
     def ingest(self, records: list[Any], fmt: str, source: str) -> Any: ...
 
     def count(self, metric: catalog.Metric, labels: tuple[str, ...], amount: float = 1.0) -> None: ...
+
+    def ingest_totals(self, totals: Any, fmt: str) -> None: ...
+
+
+class Receiver:
+    """What the receiver keeps between requests: the last point of each cumulative stream."""
+
+    def __init__(self, process_start_ns: int | None = None) -> None:
+        self.streams = otlp_metrics.Streams(time.time_ns() if process_start_ns is None else process_start_ns)
+
+    def receive(self, pipeline: OtlpPipeline, signal: str, body: bytes, encoding: str) -> Reply:
+        if signal == METRICS:
+            return receive_metrics(pipeline, body, encoding, self.streams)
+        return receive_traces(pipeline, body, encoding)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +231,36 @@ def receive_traces(pipeline: OtlpPipeline, body: bytes, encoding: str) -> Reply:
     )
 
 
+def receive_metrics(pipeline: OtlpPipeline, body: bytes, encoding: str, streams: otlp_metrics.Streams) -> Reply:
+    try:
+        request = otlp_metrics.decode_metrics(body, encoding == JSON)
+    except otlp_metrics.MalformedMetricsError as err:
+        return malformed(pipeline, METRICS, str(err), encoding)
+    spec = pipeline.spec
+    mapped = otlp_metrics.map_request(request, streams, spec.otlp.signal, _attribution_paths(spec))
+    if mapped.totals:
+        pipeline.ingest_totals(mapped.totals, OTEL)
+    for result, count in (("accepted", mapped.accepted), ("rejected", len(mapped.rejected)),
+                          ("ignored", mapped.ignored)):
+        if count:
+            pipeline.count(catalog.EXPORTER_EVENTS, (SOURCE, OTEL_METRICS, result), count)
+    response = ExportMetricsServiceResponse()
+    errors = tuple(enumerate(mapped.rejected))
+    if errors:
+        response.partial_success.rejected_data_points = len(errors)
+        response.partial_success.error_message = _summary(len(errors), errors, "data point")
+    return Reply(
+        HTTPStatus.OK, encoding, _encode(response, encoding),
+        note=f"accepted={mapped.accepted} rejected={len(errors)} ignored={mapped.ignored}",
+        rejected=len(errors), errors=errors,
+    )
+
+
+def _attribution_paths(spec: Spec) -> frozenset[str]:
+    rule = spec.attribution.get(OTEL, _NO_RULE)
+    return frozenset((*rule.team, *rule.app, *spec.classification.sources.get(OTEL, ())))
+
+
 def _resource_paths(spec: Spec) -> frozenset[str]:
     rules = [*spec.attribution.get(OTEL, _NO_RULE).team, *spec.attribution.get(OTEL, _NO_RULE).app,
              *spec.classification.sources.get(OTEL, ())]
@@ -225,9 +275,9 @@ class _NoRule:
 _NO_RULE = _NoRule()
 
 
-def _summary(rejected: int, errors: tuple[tuple[int, str], ...]) -> str:
+def _summary(rejected: int, errors: tuple[tuple[int, str], ...], item: str = "span") -> str:
     """``3 spans rejected: <reason> (2); <reason> (1)``: the adapters' reasons name fields,
     never values."""
     reasons = Counter(reason for _, reason in errors).most_common(_REASONS_SHOWN)
     listed = "; ".join(f"{reason} ({count})" for reason, count in reasons)
-    return f"{rejected} span{'s' if rejected != 1 else ''} rejected: {listed}"
+    return f"{rejected} {item}{'s' if rejected != 1 else ''} rejected: {listed}"

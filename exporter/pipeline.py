@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -29,7 +29,7 @@ from exporter.fields import FORMATS, OTEL
 from exporter.labels import LabelBound
 from exporter.periods import month_bounds
 from exporter.policy import PolicyChecker
-from exporter.pricing import PriceBook
+from exporter.pricing import PER_MILLION, PriceBook
 from exporter.recorder import Recorder, Route, observed
 from exporter.spec import Model, Spec, spec_hash
 from exporter.state import StateStore
@@ -61,6 +61,21 @@ class _Route(NamedTuple):
     team: str | None  # the spec team, for adoption timestamps; None for others
     folds: tuple[str, ...]  # labels the cardinality guard folded for this shape
     audit: AuditShape | None = None  # set when the shape's requests go into the audit trail
+
+
+class Totals(NamedTuple):
+    """Requests or tokens summed by a producer for one label set (see Pipeline.ingest_totals)."""
+
+    attributes: dict[str, str]
+    model: str
+    provider: str
+    operation: str
+    outcome: str
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    # Requests behind the token sums, counted as unpriced when the table has no price.
+    priced_requests: int = 0
 
 
 class Snapshot(msgspec.Struct, kw_only=True):
@@ -265,6 +280,38 @@ class Pipeline:
             if position is not None:
                 self._positions[position[0]] = position[1]
         return result
+
+    def ingest_totals(self, totals: Iterable[Totals], fmt: str) -> None:
+        """Record requests and tokens a producer reported already summed (OTLP GenAI metrics):
+        attributed, bounded and priced like events, without the per-request parts (durations,
+        guardrails, policy, audit), which sums do not carry."""
+        with self._lock:
+            recorder, bounds = self.recorder, self._bounds
+            for total in totals:
+                self._folds = folds = []
+                who = self._attributor.resolve(fmt, total.attributes)
+                listed = self._prices.canonical(total.model)
+                model = listed.name if listed is not None else bounds.model(total.model)
+                provider = bounds.provider(total.provider)
+                self._folds = None
+                base = (who.team, who.app, model, provider)
+                if total.requests:
+                    operation = bounds.operation(total.operation)
+                    recorder.inc(catalog.REQUESTS, (*base, operation, total.outcome, "miss"), total.requests)
+                tokens = total.input_tokens + total.output_tokens
+                if tokens:
+                    for token_type, count in (("input", total.input_tokens), ("output", total.output_tokens)):
+                        if count:
+                            recorder.inc(catalog.TOKENS, (*base, token_type), count)
+                    if listed is not None:
+                        price = listed.price
+                        cost = (total.input_tokens * price.input_per_mtok
+                                + total.output_tokens * price.output_per_mtok) / PER_MILLION
+                        recorder.inc(catalog.COST, base, cost)
+                    elif total.priced_requests:
+                        recorder.inc(catalog.EXPORTER_UNPRICED, (model,), total.priced_requests)
+                for label in folds:
+                    recorder.inc(catalog.EXPORTER_LABEL_OVERFLOW, (label,))
 
     def count(self, metric: catalog.Metric, labels: tuple[str, ...], amount: float = 1.0) -> None:
         """Add to one of the exporter's own counters, between batches."""

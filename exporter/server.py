@@ -80,6 +80,7 @@ class App:
         self._token_env_override = token_env
         self.ready = threading.Event()
         self.rejections = RejectionLog(log)
+        self.otlp = otlp_receiver.Receiver()
         self._gate = threading.Condition()
         self._accepting = True
         self._in_flight = 0
@@ -337,13 +338,13 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 limit = pipeline.spec.ingest.max_body_bytes
                 body = _decode(self._read_body(limit), self.headers.get("Content-Encoding"), limit)
-                reply = otlp_receiver.receive_traces(pipeline, body, encoding)
+                reply = app.otlp.receive(pipeline, signal, body, encoding)
             finally:
                 app.leave()
         except HttpError as err:
             otlp_receiver.refused(pipeline, signal, _OTLP_REFUSALS.get(err.status, "other"))
             raise
-        app.rejections.note(otlp_receiver.SOURCE, otlp_receiver.OTEL, reply.rejected, reply.errors)
+        app.rejections.note(otlp_receiver.SOURCE, signal, reply.rejected, reply.errors)
         self._note = reply.note
         self._send(reply.status, reply.body, reply.content_type)
         return reply.status

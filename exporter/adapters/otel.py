@@ -183,9 +183,15 @@ def provider_name(raw: str) -> str:
 
 def outcome(span: Any, attributes: dict[str, object]) -> str:
     """success, or the contract's outcome for a failed call (status code and error.type only)."""
+    return outcome_of(attributes, failed=span.status.code == _STATUS_ERROR)
+
+
+def outcome_of(attributes: dict[str, object], *, failed: bool = False) -> str:
+    """The outcome from ``error.type`` and an HTTP status among ``attributes`` (a span's or a
+    metric data point's); ``failed`` when something else already says the call failed."""
     error_type = _first(attributes, ERROR_TYPE)
     status = _first(attributes, HTTP_STATUS)
-    failed = span.status.code == _STATUS_ERROR or error_type is not None
+    failed = failed or error_type is not None
     if not failed and not (isinstance(status, int) and status >= 400):
         return "success"
     code = status if isinstance(status, int) else 0

@@ -48,6 +48,8 @@ def main() -> None:
     parser.add_argument("--token", default="")
     parser.add_argument("--spans-out", required=True)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--metrics", default="none", choices=("none", "cumulative", "delta"),
+                        help="also export the instrumentation's GenAI metrics, with this temporality")
     args = parser.parse_args()
 
     resource = Resource.create({"service.name": args.service_name, "service.namespace": args.service_namespace})
@@ -63,11 +65,27 @@ def main() -> None:
     provider.add_span_processor(SimpleSpanProcessor(memory))
     trace.set_tracer_provider(provider)
 
+    meter_provider = None
+    if args.metrics != "none":
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        from opentelemetry.sdk.metrics import Histogram, MeterProvider
+        from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExportingMetricReader
+
+        temporality = {Histogram: AggregationTemporality.DELTA} if args.metrics == "delta" else None
+        metric_exporter = OTLPMetricExporter(endpoint=args.endpoint + "/v1/metrics", headers=headers,
+                                             preferred_temporality=temporality)
+        # A long interval: the test's figures come from the flushes at the end (and one midway).
+        reader = PeriodicExportingMetricReader(metric_exporter, export_interval_millis=3_600_000)
+        meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
+
     if args.producer == "openai-v2":
         from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
     else:
         from opentelemetry.instrumentation.openai import OpenAIInstrumentor
-    OpenAIInstrumentor().instrument(tracer_provider=provider)
+    if meter_provider is not None:
+        OpenAIInstrumentor().instrument(tracer_provider=provider, meter_provider=meter_provider)
+    else:
+        OpenAIInstrumentor().instrument(tracer_provider=provider)
 
     import openai
 
@@ -91,8 +109,12 @@ def main() -> None:
                         client.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}])
                 except openai.APIStatusError:
                     pass
+        if meter_provider is not None:
+            meter_provider.force_flush()  # each round exported: cumulative points must be differenced
     provider.force_flush()
     provider.shutdown()
+    if meter_provider is not None:
+        meter_provider.shutdown()
     spans = [
         {"name": s.name, "duration": (s.end_time - s.start_time) / 1e9,
          "attributes": sorted(k for k in (s.attributes or {})),

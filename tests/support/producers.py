@@ -34,6 +34,8 @@ class Producer:
     reports_cached: bool
     reports_reasoning: bool
     reports_ttft: bool
+    # Whether its gen_ai.client.operation.duration points for failed calls name the model.
+    failures_name_the_model: bool = True
 
 
 PRODUCERS = (
@@ -43,11 +45,11 @@ PRODUCERS = (
     # OpenLLMetry today: current semantic-convention names (gen_ai.operation.name, input_tokens),
     # one event per streamed chunk.
     Producer("openllmetry-0.62.4", "openllmetry", ("protobuf",), reports_cached=True,
-             reports_reasoning=True, reports_ttft=True),
+             reports_reasoning=True, reports_ttft=True, failures_name_the_model=False),
     # OpenLLMetry of a year before: llm.request.type, gen_ai.system, prompt/completion_tokens,
     # one event per streamed chunk, on an SDK of its time.
     Producer("openllmetry-0.47.3", "openllmetry", ("protobuf",), reports_cached=True,
-             reports_reasoning=True, reports_ttft=True),
+             reports_reasoning=True, reports_ttft=True, failures_name_the_model=False),
 )
 
 
@@ -77,13 +79,13 @@ def _run(command: Sequence[str]) -> None:
 
 def run_app(producer: Producer, *, upstream: str, endpoint: str, spans_out: Path, encoding: str = "protobuf",
             service_name: str = "support-bot", service_namespace: str = "support", canary: str = "",
-            token: str = "", rounds: int = 1) -> None:
+            token: str = "", rounds: int = 1, metrics: str = "none") -> None:
     """Run the instrumented application to completion (it flushes its spans before exiting)."""
     command = [
         str(python_of(producer)), str(APP), "--producer", producer.instrumentation,
         "--upstream", upstream, "--endpoint", endpoint, "--encoding", encoding,
         "--service-name", service_name, "--service-namespace", service_namespace,
-        "--spans-out", str(spans_out), "--rounds", str(rounds),
+        "--spans-out", str(spans_out), "--rounds", str(rounds), "--metrics", metrics,
     ]
     if canary:
         command += ["--canary", canary]
