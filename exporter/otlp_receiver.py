@@ -11,7 +11,6 @@ Bad data never earns a 5xx, since OTLP clients retry those and would resend the 
 
 from __future__ import annotations
 
-import base64
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from exporter import catalog, otlp_metrics
+from exporter import catalog, otlp_json, otlp_metrics
 from exporter.adapters.otel import _CLASSIFYING, SpanRecord, classify, read_attributes
 from exporter.fields import OTEL
 from exporter.spec import Spec
@@ -91,63 +90,19 @@ def encoding_of(content_type: str | None) -> str | None:
 # -- decoding -------------------------------------------------------------------------------
 
 def decode_traces(body: bytes, encoding: str) -> Any:
-    request = ExportTraceServiceRequest()
+    """An ExportTraceServiceRequest: the protobuf message, or for JSON the same shape decoded by
+    ``exporter.otlp_json`` (hex ids, string integers, only the fields read)."""
     if encoding == PROTOBUF:
+        request = ExportTraceServiceRequest()
         try:
             request.ParseFromString(body)
         except (DecodeError, RecursionError, ValueError):
             raise MalformedRequestError("body is not a protobuf ExportTraceServiceRequest") from None
         return request
     try:
-        document = orjson.loads(body) if body.strip() else {}
-    except orjson.JSONDecodeError:
-        raise MalformedRequestError("body is not JSON") from None
-    if not isinstance(document, dict):
-        raise MalformedRequestError("expected a JSON object with resourceSpans")
-    _hex_ids_to_base64(document)
-    try:
-        json_format.ParseDict(document, request, ignore_unknown_fields=True)
-    except (json_format.ParseError, RecursionError, ValueError, TypeError, AttributeError):
-        # ParseError's text quotes the offending value: name the shape, never the value.
-        raise MalformedRequestError("JSON does not follow the OTLP ExportTraceServiceRequest schema") from None
-    return request
-
-
-_ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
-
-
-def _hex_ids_to_base64(document: dict[str, Any]) -> None:
-    """OTLP/JSON writes trace and span ids as hex, where the protobuf JSON mapping expects
-    base64: convert them in place before the generic parser sees them."""
-    for resource_spans in _objects(document, "resourceSpans", "resource_spans"):
-        for scope_spans in _objects(resource_spans, "scopeSpans", "scope_spans"):
-            for span in _objects(scope_spans, "spans"):
-                _convert_ids(span)
-                for link in _objects(span, "links"):
-                    _convert_ids(link)
-
-
-def _objects(parent: dict[str, Any], *keys: str) -> list[dict[str, Any]]:
-    for key in keys:
-        items = parent.get(key)
-        if items is not None:
-            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-                raise MalformedRequestError(f"expected {key} to be a list of objects")
-            return items
-    return []
-
-
-def _convert_ids(span: dict[str, Any]) -> None:
-    for key in _ID_FIELDS:
-        value = span.get(key)
-        if value is None or value == "":
-            continue
-        if not isinstance(value, str) or len(value) not in (16, 32):
-            raise MalformedRequestError(f"{key} must be 16 or 32 hex digits")
-        try:
-            span[key] = base64.b64encode(bytes.fromhex(value)).decode()
-        except ValueError:
-            raise MalformedRequestError(f"{key} must be 16 or 32 hex digits") from None
+        return otlp_json.decode_traces(body)
+    except otlp_json.MalformedJsonError as err:
+        raise MalformedRequestError(str(err)) from None
 
 
 # -- answering -------------------------------------------------------------------------------

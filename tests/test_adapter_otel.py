@@ -3,10 +3,13 @@ docs/otlp-in.md, outcomes, classification, and properties over arbitrary input."
 
 from __future__ import annotations
 
+import base64
 import json
+import math
 from typing import Any
 
 import pytest
+from google.protobuf import json_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +18,7 @@ from exporter.adapters import build_adapter
 from exporter.adapters.otel import SpanRecord
 from exporter.event import GatewayEvent, Rejection
 from exporter.otlp_receiver import JSON, PROTOBUF, MalformedRequestError, decode_traces
-from tests.support.otlp import span
+from tests.support.otlp import export_request, span
 
 ADAPT = build_adapter("otel", {"resource.service.name", "span.gatewatch.team"})
 BASE = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o"}
@@ -212,3 +215,23 @@ def test_any_json_document_decodes_or_is_refused_as_malformed(document: Any) -> 
         decode_traces(json.dumps(document).encode(), JSON)
     except MalformedRequestError as err:
         assert str(err)
+
+
+@EXAMPLES
+@given(st.dictionaries(_keys, _values.filter(lambda v: not (isinstance(v, float) and math.isnan(v))), max_size=10), st.booleans(),
+       st.lists(st.tuples(st.sampled_from(["gen_ai.content.completion.chunk", "exception"]),
+                          st.floats(0, 3)), max_size=3))
+def test_otlp_json_and_protobuf_of_the_same_span_give_the_same_result(
+    attributes: dict[str, Any], error: bool, events: list[tuple[str, float]]
+) -> None:
+    # OTLP/JSON as the protobuf JSON mapping writes it, with ids in hex as OTLP requires.
+    proto = export_request([span(attributes, error=error, events=events)], {"service.name": "svc"})
+    document = json_format.MessageToDict(proto)
+    for item in document["resourceSpans"][0]["scopeSpans"][0]["spans"]:
+        for key in ("traceId", "spanId"):
+            item[key] = base64.b64decode(item[key]).hex()
+    from_json = decode_traces(json.dumps(document).encode(), JSON)
+    from_proto = decode_traces(proto.SerializeToString(), PROTOBUF)
+    results = [ADAPT(SpanRecord({"resource.service.name": "svc"}, request.resource_spans[0].scope_spans[0].spans[0]))
+               for request in (from_json, from_proto)]
+    assert results[0] == results[1]
