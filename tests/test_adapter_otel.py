@@ -218,7 +218,8 @@ def test_any_json_document_decodes_or_is_refused_as_malformed(document: Any) -> 
 
 
 @EXAMPLES
-@given(st.dictionaries(_keys, _values.filter(lambda v: not (isinstance(v, float) and math.isnan(v))), max_size=10), st.booleans(),
+@given(st.dictionaries(_keys, _values.filter(lambda v: not (isinstance(v, float) and math.isnan(v))), max_size=10),
+       st.booleans(),
        st.lists(st.tuples(st.sampled_from(["gen_ai.content.completion.chunk", "exception"]),
                           st.floats(0, 3)), max_size=3))
 def test_otlp_json_and_protobuf_of_the_same_span_give_the_same_result(
