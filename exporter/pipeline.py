@@ -50,6 +50,8 @@ class IngestResult:
     accepted: int = 0
     rejected: int = 0
     duplicates: int = 0
+    # Records the adapter set aside as not requests (OTel spans that are not model calls).
+    ignored: int = 0
     # (index in the batch, reason); at most MAX_ERRORS_REPORTED, the counts stay exact.
     errors: list[tuple[int, str]] = field(default_factory=list)
 
@@ -232,6 +234,9 @@ class Pipeline:
             audit = self._audit
             for index, raw in enumerate(records):
                 event = adapter(raw)
+                if event is None:
+                    result.ignored += 1
+                    continue
                 if type(event) is Rejection:
                     result.rejected += 1
                     if len(errors) < MAX_ERRORS_REPORTED:
@@ -369,6 +374,7 @@ class Pipeline:
             ("accepted", result.accepted),
             ("rejected", result.rejected),
             ("duplicate", result.duplicates),
+            ("ignored", result.ignored),
         ):
             if count:
                 rec.inc(catalog.EXPORTER_EVENTS, (source, fmt, outcome), count)

@@ -219,18 +219,19 @@ def _first_chunk_seconds(span: Any) -> float | None:
 
 
 def build(attribute_paths: frozenset[str]) -> Any:
-    """The adapter: SpanRecord -> GatewayEvent or Rejection, for a span ``classify`` accepted."""
+    """The adapter: SpanRecord -> GatewayEvent, Rejection, or None for a span that is not a model
+    call (the pipeline counts it as ignored)."""
     span_keys = {p[len(SPAN_PREFIX):]: p for p in attribute_paths if p.startswith(SPAN_PREFIX)}
     wanted = READ | frozenset(span_keys)
     resource_paths = tuple(p for p in attribute_paths if p.startswith(RESOURCE_PREFIX))
 
-    def adapt(record: SpanRecord) -> GatewayEvent | Rejection:
+    def adapt(record: SpanRecord) -> GatewayEvent | Rejection | None:
         try:
             span = record.span
             attributes = read_attributes(span.attributes, wanted)
             operation = classify(attributes)
             if operation is None:
-                raise RecordError("not a GenAI model-call span")
+                return None  # not a model call: set aside, not rejected
             model = _text(attributes, REQUEST_MODEL) or _text(attributes, RESPONSE_MODEL)
             if model is None:
                 raise RecordError("span has no gen_ai.request.model or gen_ai.response.model")
