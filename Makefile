@@ -41,4 +41,4 @@ drills: setup
 	$(PY) -m drills
 
 clean:
-	rm -rf $(VENV) .run .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .run .pytest_cache .ruff_cache .hypothesis .producers

@@ -1,7 +1,8 @@
 """The exporter's HTTP endpoint: ingest, /metrics and the probes.
 
 ``POST /ingest/{litellm,kong,events}`` takes one JSON object, a JSON array or NDJSON (optionally
-gzip-compressed) and answers 202 with per-record counts; ``GET /metrics`` renders the pipeline;
+gzip-compressed) and answers 202 with per-record counts; ``POST /v1/traces`` and
+``POST /v1/metrics`` take OTLP/HTTP (``exporter.otlp_receiver``); ``GET /metrics`` renders the pipeline;
 ``GET /healthz`` and ``GET /readyz`` are for probes. Nothing a sender posts is ever echoed back
 or logged: responses and log lines carry counts, status codes and adapter reasons only.
 """
