@@ -14,10 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exporter import catalog
+from exporter import spec as spec_model
 from exporter.adapters import build_adapter
 from exporter.adapters.otel import SpanRecord
 from exporter.event import GatewayEvent, Rejection
 from exporter.otlp_receiver import JSON, PROTOBUF, MalformedRequestError, decode_traces
+from tests.paths import EXAMPLE_SPEC
 from tests.support.otlp import export_request, span
 
 ADAPT = build_adapter("otel", {"resource.service.name", "span.gatewatch.team"})
@@ -250,3 +252,36 @@ def test_otlp_json_and_protobuf_of_the_same_span_give_the_same_result(
     results = [ADAPT(SpanRecord({"resource.service.name": "svc"}, request.resource_spans[0].scope_spans[0].spans[0]))
                for request in (from_json, from_proto)]
     assert results[0] == results[1]
+
+
+# -- the spec: which OTel context attribution may read, and which producer counts ---------------
+
+@pytest.mark.parametrize(("paths", "valid"), [
+    (["resource.service.namespace", "resource.k8s.namespace.name", "resource.deployment.environment"], True),
+    (["span.gatewatch.team", "resource.team.name"], True),
+    (["service.namespace"], False),  # resource. or span. must say where to read
+    (["resource."], False),
+    (["metadata.user_api_key_team_alias"], False),  # a LiteLLM field, not an OTel one
+])
+def test_otel_attribution_paths_name_a_resource_or_span_attribute(paths: list[str], valid: bool) -> None:
+    text = EXAMPLE_SPEC.read_text().replace(
+        "    team: [span.gatewatch.team, resource.service.namespace]", f"    team: [{', '.join(paths)}]")
+    if valid:
+        assert spec_model.parse(text).attribution["otel"].team == tuple(paths)
+    else:
+        with pytest.raises(spec_model.SpecError, match="expected a field the otel adapter reads"):
+            spec_model.parse(text)
+
+
+@pytest.mark.parametrize(("service", "scope", "signal"), [
+    ("litellm-proxy", "any.scope", "none"),
+    ("checkout", "opentelemetry.instrumentation.openai_v2", "spans"),
+    ("envoy-ai-gateway", "envoy", "metrics"),
+    ("envoy-ai-gateway-2", "other", "spans"),
+])
+def test_the_first_matching_source_says_which_signal_counts(service: str, scope: str, signal: str) -> None:
+    otlp = spec_model.Otlp(sources=(
+        spec_model.OtlpSource(service="litellm-proxy", signal="none"),
+        spec_model.OtlpSource(service="envoy-*", scope="envoy", signal="metrics"),
+    ))
+    assert otlp.signal(service, scope) == signal
