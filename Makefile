@@ -36,6 +36,7 @@ test: setup lint check
 
 bench: $(INSTALLED)
 	$(PY) bench/ingest.py
+	$(PY) bench/request_path.py
 
 drills: setup
 	$(PY) -m drills

@@ -17,6 +17,7 @@ from collector import config as collector_config
 from dashboards import render as dashboards
 from docsgen.metrics import render_metric_catalogue
 from exporter import spec as spec_model
+from portal import render as portal
 from runbooks.render import render as render_runbooks
 
 Generator = Callable[[spec_model.Spec], Mapping[str, str]]
@@ -32,9 +33,10 @@ GENERATORS: tuple[Generator, ...] = (
 )
 
 
-def render_all(spec: spec_model.Spec) -> dict[str, str]:
+def render_all(spec: spec_model.Spec, previous: spec_model.Spec | None = None) -> dict[str, str]:
+    """Every file under build/; ``previous``, an older spec, adds what changed since it to the portal."""
     files: dict[str, str] = {}
-    for generator in GENERATORS:
+    for generator in (*GENERATORS, lambda s: portal.render(s, previous)):
         for path, content in generator(spec).items():
             if path in files:
                 raise RuntimeError(f"two generators write {path}")
@@ -91,13 +93,18 @@ def main(argv: list[str] | None = None) -> int:
              "minute); leaves out the promtool tests, which are written for real time (default: 1)",
     )
     parser.add_argument(
+        "--previous", metavar="OLD_SPEC",
+        help="an older spec file: the portal's 'What changed' page lists what differs from it",
+    )
+    parser.add_argument(
         "--check", action="store_true",
         help="write nothing; exit 1 naming the files whose committed content is stale",
     )
     args = parser.parse_args(argv)
     try:
         spec = spec_model.load(args.spec)
-        files = render_all(spec)
+        previous = spec_model.load(args.previous) if args.previous else None
+        files = render_all(spec, previous)
         if args.time_scale != 1.0:
             files = time_scaled(files, args.time_scale)
     except spec_model.SpecError as err:

@@ -11,8 +11,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from exporter.spec import Audience
+
 Severity = Literal["critical", "warning", "info"]
-Audience = Literal["oncall", "budget_owner", "security"]
 
 NAME = re.compile(r"^[A-Z][A-Za-z0-9]{2,39}$")
 DURATION = re.compile(r"^(\d+[smhdw])+$")

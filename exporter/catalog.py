@@ -210,6 +210,27 @@ EXPORTER_STATE_WRITE_FAILURES = Metric(
     (),
     "Failed writes of the state directory: restart safety is degraded while this grows.",
 )
+# Why a tailed file could not be followed exactly (exporter/tail.py); a closed set.
+TAIL_GAP_REASONS = ("truncated", "missing", "position_unreadable")
+EXPORTER_TAIL_GAPS = Metric(
+    "genai_exporter_tail_gaps_total", _C, "gaps",
+    ("reason",),
+    "Times a tailed file could not be resumed exactly, by reason: truncated (rewritten in place "
+    "with no copy of the unread part left), missing (gone before it was read to its end), "
+    "position_unreadable (the stored position was damaged; the file was read from its start).",
+)
+# Why an ingest request was refused before its records were counted (exporter/server.py).
+INGEST_REFUSAL_REASONS = (
+    "saturated_connections", "saturated_ingests", "too_large", "too_many_records",
+    "decompression_ratio", "bad_framing",
+)
+EXPORTER_INGEST_REFUSED = Metric(
+    "genai_exporter_ingest_refused_total", _C, "requests",
+    ("reason",),
+    "Requests refused before any record was read, by reason: saturated_connections (503), "
+    "saturated_ingests (429), too_large, too_many_records or decompression_ratio (413), "
+    "bad_framing (400 or 501). Senders retry 429 and 503; the 4xx need a sender fix.",
+)
 EXPORTER_COUNTERS_START = Metric(
     "genai_exporter_counters_start_timestamp_seconds", _G, "seconds",
     (),
@@ -312,6 +333,8 @@ CATALOG: tuple[Metric, ...] = (
     EXPORTER_UNPRICED,
     EXPORTER_SPEC_RELOADS,
     EXPORTER_STATE_WRITE_FAILURES,
+    EXPORTER_TAIL_GAPS,
+    EXPORTER_INGEST_REFUSED,
     EXPORTER_COUNTERS_START,
     REVIEW_VERDICTS,
     REVIEW_TOLERATED_RATIO,

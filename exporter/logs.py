@@ -83,3 +83,42 @@ class RejectionLog:
             "rejected %d %s record(s) from %s since the last report; for example: %s",
             count, fmt, source, reason or "(no reason given)",
         )
+
+
+class ThrottledLog:
+    """At most one line per ``interval`` seconds per key; the next one says how many like it
+    were held back, so a flood of the same error neither fills the disk nor goes unnoticed."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        *,
+        interval: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._log = logger
+        self._interval = interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def warning(self, key: str, message: str, *args: object) -> None:
+        self._emit(logging.WARNING, key, message, args)
+
+    def error(self, key: str, message: str, *args: object, exc_info: BaseException | None = None) -> None:
+        self._emit(logging.ERROR, key, message, args, exc_info)
+
+    def _emit(self, level: int, key: str, message: str, args: tuple[object, ...],
+              exc_info: BaseException | None = None) -> None:
+        now = self._clock()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self._interval:
+                self._held[key] = self._held.get(key, 0) + 1
+                return
+            self._last[key] = now
+            held = self._held.pop(key, 0)
+        if held:
+            message += f" ({held} more like this in the previous {self._interval:.0f} s were not logged)"
+        self._log.log(level, message, *args, exc_info=exc_info)

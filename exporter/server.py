@@ -13,6 +13,7 @@ import contextlib
 import hmac
 import logging
 import os
+import queue
 import socket
 import socketserver
 import sys
@@ -28,9 +29,10 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from exporter import otlp_receiver
-from exporter.batch import split_body
-from exporter.logs import RejectionLog
+from exporter import catalog, otlp_receiver
+from exporter.batch import TooManyRecords, split_body
+from exporter.http_framing import CHUNKED, NO_BODY, Framing, FramingError, body_framing, read_chunked
+from exporter.logs import RejectionLog, ThrottledLog
 from exporter.spec import Spec
 
 log = logging.getLogger("gatewatch.server")
@@ -46,13 +48,20 @@ _METHODS: dict[str, tuple[str, ...]] = {
     "/readyz": ("GET", "HEAD"),
 }
 _GZIP = ("gzip", "x-gzip")
+# OTLP refusals counted by reason in genai_exporter_otlp_refused_requests_total; saturation (429,
+# 503) is counted by the ingest refusal counter alone, without the pipeline lock.
 _OTLP_REFUSALS = {
     HTTPStatus.BAD_REQUEST: "malformed",
     HTTPStatus.UNSUPPORTED_MEDIA_TYPE: "content_type",
     HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "too_large",
     HTTPStatus.UNAUTHORIZED: "unauthorized",
 }
-_MAX_CHUNK_LINE = 1024
+# Seconds a sender is asked to wait when the exporter is saturated: long enough for the ingests
+# in flight to finish, short enough that a logger's queue does not overflow meanwhile.
+RETRY_AFTER_SECONDS = 1
+_RETRY_AFTER = ("Retry-After", str(RETRY_AFTER_SECONDS))
+# Connections over the cap are answered by one thread; past this many waiting, they are closed.
+_REFUSAL_BACKLOG = 64
 # A refused body is still read and dropped, up to these bounds, before the connection closes:
 # closing with unread bytes makes the kernel reset the connection, and the client then sees
 # "broken pipe" instead of the 413 or 401 that says what was wrong.
@@ -81,10 +90,34 @@ class App:
         self._token_env_override = token_env
         self.ready = threading.Event()
         self.rejections = RejectionLog(log)
+        self.throttled = ThrottledLog(log)
         self.otlp = otlp_receiver.Receiver()
         self._gate = threading.Condition()
         self._accepting = True
         self._in_flight = 0
+        # Refused requests by reason (catalog.INGEST_REFUSAL_REASONS), counted here and moved
+        # into the recorder before each scrape: refusing must never wait for the pipeline lock.
+        self._refusals: dict[str, int] = dict.fromkeys(catalog.INGEST_REFUSAL_REASONS, 0)
+        self._refusals_published: dict[str, int] = dict.fromkeys(catalog.INGEST_REFUSAL_REASONS, 0)
+        before_scrape = getattr(pipeline, "before_scrape", None)
+        if before_scrape is not None:
+            before_scrape.append(self.publish_refusals)
+
+    @property
+    def limits(self) -> Any:
+        """The spec's ingest section, read on each use so a reload takes effect."""
+        return self.pipeline.spec.ingest
+
+    def refused(self, reason: str) -> None:
+        with self._gate:
+            self._refusals[reason] += 1
+
+    def publish_refusals(self, recorder: Any, _spec: Spec) -> None:
+        with self._gate:
+            counts = dict(self._refusals)
+        for reason, count in counts.items():
+            recorder.inc(catalog.EXPORTER_INGEST_REFUSED, (reason,), float(count - self._refusals_published[reason]))
+        self._refusals_published = counts
 
     @property
     def token_env(self) -> str | None:
@@ -104,10 +137,18 @@ class App:
         return hmac.compare_digest(given.strip().encode(), expected.encode())
 
     def enter(self) -> bool:
-        """Register an ingest in flight; False once draining has begun."""
+        """Register an ingest in flight; False once draining has begun.
+
+        Raises HttpError 429 when ``max_concurrent_ingests`` are already in flight: each
+        decompresses, splits and counts a whole body, so the cap bounds that memory and CPU.
+        """
         with self._gate:
             if not self._accepting:
                 return False
+            if self._in_flight >= self.limits.max_concurrent_ingests:
+                self._refusals["saturated_ingests"] += 1
+                raise HttpError(HTTPStatus.TOO_MANY_REQUESTS, "too many ingests in flight; retry later",
+                                headers=[_RETRY_AFTER])
             self._in_flight += 1
             return True
 
@@ -125,10 +166,15 @@ class App:
 
 
 class HttpError(Exception):
-    def __init__(self, status: HTTPStatus, message: str) -> None:
+    def __init__(self, status: HTTPStatus, message: str, *, headers: list[tuple[str, str]] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or []
+
+
+class DecompressionRatioError(HttpError):
+    """A compressed body that expands more than max_decompression_ratio times."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +211,65 @@ class ExporterServer(ThreadingHTTPServer):
         if ":" in listen.host:
             self.address_family = socket.AF_INET6
         super().__init__((listen.host, listen.port), _Handler)
+        self._connections = 0
+        self._connections_lock = threading.Lock()
+        self._refusals: queue.Queue[socket.socket] = queue.Queue(_REFUSAL_BACKLOG)
+        threading.Thread(target=self._refuse_loop, name="http-refusals", daemon=True).start()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """One thread per connection, up to ``max_connections``; past that a 503."""
+        with self._connections_lock:
+            admitted = self._connections < self.app.limits.max_connections
+            if admitted:
+                self._connections += 1
+        if not admitted:
+            self.app.refused("saturated_connections")
+            self.app.throttled.warning("connections", "refused connections over max_connections (%d) with 503",
+                                       self.app.limits.max_connections)
+            try:
+                self._refusals.put_nowait(request)
+            except queue.Full:
+                self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._leave()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._leave()
+
+    def _leave(self) -> None:
+        with self._connections_lock:
+            self._connections -= 1
+
+    def _refuse_loop(self) -> None:
+        answer = (
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            b"Retry-After: %d\r\nConnection: close\r\nContent-Length: 38\r\n\r\n"
+            b'{"error": "too many open connections"}' % RETRY_AFTER_SECONDS
+        )
+        while True:
+            connection = self._refusals.get()
+            try:
+                connection.settimeout(1.0)
+                connection.sendall(answer)
+                connection.shutdown(socket.SHUT_WR)
+                # Read what the client sent before closing, so the close is no reset that
+                # would destroy the answer before the client reads it; briefly, so a client
+                # trickling bytes cannot hold this thread.
+                deadline = time.monotonic() + 1.0
+                with contextlib.suppress(OSError):
+                    while time.monotonic() < deadline and connection.recv(65536):
+                        pass
+            except OSError:
+                pass
+            finally:
+                self.shutdown_request(connection)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host's FQDN, a DNS lookup that can stall start-up.
@@ -222,13 +327,21 @@ class _Handler(BaseHTTPRequestHandler):
         self._body_read = False
         self._extra_headers = []
         self._note = ""
+        self._framing: Framing | None = None  # None: the body's end is unknown
         path = urlsplit(self.path).path
         self._route = path if path in _METHODS else "(unknown path)"
         status = HTTPStatus.INTERNAL_SERVER_ERROR
         try:
+            self._framing = body_framing(self.headers, self.request_version)
             status = self._route_request(path)
-        except HttpError as err:
+        except (HttpError, FramingError) as err:
             status = err.status
+            if isinstance(err, FramingError):
+                self.close_connection = True  # where the next request would start is unknown
+                self.server.app.refused("too_large" if status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+                                        else "bad_framing")
+            else:
+                self._extra_headers = [*self._extra_headers, *err.headers]
             with contextlib.suppress(OSError):
                 self._send_json(status, {"error": err.message})
         except OSError:
@@ -240,8 +353,8 @@ class _Handler(BaseHTTPRequestHandler):
             # A bug costs one request, never the process. The message may quote input, so the
             # log names the exception type and where it was raised, not its text.
             frames = "".join(traceback.format_tb(err.__traceback__))
-            log.error("internal error handling %s %s: %s\n%s", self.command, self._route,
-                      type(err).__name__, frames)
+            self.server.app.throttled.error("internal", "internal error handling %s %s: %s\n%s",
+                                            self.command, self._route, type(err).__name__, frames)
             status = HTTPStatus.INTERNAL_SERVER_ERROR
             with contextlib.suppress(OSError):
                 self._send_json(status, {"error": "internal error; see the exporter log"})
@@ -300,17 +413,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _ingest(self, fmt: str) -> HTTPStatus:
         app = self.server.app
         self._require_token()
+        limits = app.limits
+        # Read before taking an ingest slot: a slow sender must not hold one while it uploads.
+        # What bodies being read can cost is bounded by max_connections x max_body_bytes.
+        raw = self._read_body(limits.max_body_bytes)
         if not app.enter():
-            raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down")
+            raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down", headers=[_RETRY_AFTER])
         try:
-            limit = app.pipeline.spec.ingest.max_body_bytes
-            body = _decode(self._read_body(limit), self.headers.get("Content-Encoding"), limit)
-            records = split_body(body)
-            if records is None:
-                raise HttpError(
-                    HTTPStatus.BAD_REQUEST,
-                    "expected a JSON object, a JSON array or newline-delimited JSON",
-                )
+            records = self._records(raw, limits)
             result = app.pipeline.ingest(records, fmt, SOURCE)
         finally:
             app.leave()
@@ -325,7 +435,8 @@ class _Handler(BaseHTTPRequestHandler):
         return HTTPStatus.ACCEPTED
 
     def _otlp(self, signal: str) -> HTTPStatus:
-        """OTLP/HTTP export (see exporter.otlp_receiver); refusals are counted by reason."""
+        """OTLP/HTTP export (see exporter.otlp_receiver), under the same token, body limits and
+        ingest caps as the record routes; refusals are counted by reason."""
         app = self.server.app
         pipeline: Any = app.pipeline
         encoding = otlp_receiver.encoding_of(self.headers.get("Content-Type"))
@@ -334,37 +445,65 @@ class _Handler(BaseHTTPRequestHandler):
             if encoding is None:
                 raise HttpError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
                                 f"Content-Type must be {otlp_receiver.PROTOBUF} or {otlp_receiver.JSON}")
+            limits = app.limits
+            raw = self._read_body(limits.max_body_bytes)
             if not app.enter():
-                raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down")
+                raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down", headers=[_RETRY_AFTER])
             try:
-                limit = pipeline.spec.ingest.max_body_bytes
-                body = _decode(self._read_body(limit), self.headers.get("Content-Encoding"), limit)
-                reply = app.otlp.receive(pipeline, signal, body, encoding)
+                reply = app.otlp.receive(pipeline, signal, self._decompressed(raw, limits), encoding)
             finally:
                 app.leave()
         except HttpError as err:
-            otlp_receiver.refused(pipeline, signal, _OTLP_REFUSALS.get(err.status, "other"))
+            reason = _OTLP_REFUSALS.get(err.status)
+            if reason is not None:
+                otlp_receiver.refused(pipeline, signal, reason)
             raise
         app.rejections.note(otlp_receiver.SOURCE, signal, reply.rejected, reply.errors)
         self._note = reply.note
         self._send(reply.status, reply.body, reply.content_type)
         return reply.status
 
+    def _decompressed(self, raw: bytes, limits: Any) -> bytes:
+        """Undo Content-Encoding within the size limit and the decompression ratio."""
+        app = self.server.app
+        try:
+            return _decode(raw, self.headers.get("Content-Encoding"), limits.max_body_bytes,
+                           limits.max_decompression_ratio)
+        except DecompressionRatioError:
+            app.refused("decompression_ratio")
+            raise
+        except HttpError as err:
+            if err.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+                app.refused("too_large")
+            raise
+
+    def _records(self, raw: bytes, limits: Any) -> list[bytes]:
+        """Decompress and split the body, within the decompression ratio and the record limit."""
+        body = self._decompressed(raw, limits)
+        app = self.server.app
+        try:
+            records = split_body(body, limits.max_records_per_body)
+        except TooManyRecords as err:
+            app.refused("too_many_records")
+            raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                            f"body holds more than {err.limit} records (max_records_per_body); "
+                            f"post smaller batches") from None
+        if records is None:
+            raise HttpError(HTTPStatus.BAD_REQUEST, "expected a JSON object, a JSON array or newline-delimited JSON")
+        return records
+
     def _read_body(self, limit: int) -> bytes:
         """The request body, refused as soon as it is known to exceed ``limit`` bytes."""
-        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
-        length = self.headers.get("Content-Length")
-        if chunked:
-            if length is not None:
-                # Both headers at once is how requests get smuggled past proxies.
-                raise HttpError(HTTPStatus.BAD_REQUEST, "send Content-Length or chunked encoding, not both")
-            return self._read_chunked(limit)
-        if length is None:
+        framing = self._framing or NO_BODY
+        if framing.length == CHUNKED:
+            body = read_chunked(self.rfile, limit)
+            self._body_read = True
+            return body
+        if "Content-Length" not in self.headers:
             raise HttpError(HTTPStatus.LENGTH_REQUIRED, "Content-Length required")
-        if not length.strip().isdigit():
-            raise HttpError(HTTPStatus.BAD_REQUEST, "Content-Length must be a non-negative integer")
-        size = int(length)
+        size = framing.length
         if size > limit:
+            self.server.app.refused("too_large")
             raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body larger than {limit} bytes")
         body = self.rfile.read(size)
         if len(body) != size:
@@ -372,32 +511,6 @@ class _Handler(BaseHTTPRequestHandler):
             raise HttpError(HTTPStatus.BAD_REQUEST, "body shorter than Content-Length")
         self._body_read = True
         return body
-
-    def _read_chunked(self, limit: int) -> bytes:
-        parts: list[bytes] = []
-        total = 0
-        while True:
-            line = self.rfile.readline(_MAX_CHUNK_LINE + 1)
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise HttpError(HTTPStatus.BAD_REQUEST, "malformed chunked body") from None
-            if size < 0 or len(line) > _MAX_CHUNK_LINE:
-                raise HttpError(HTTPStatus.BAD_REQUEST, "malformed chunked body")
-            if size == 0:
-                break
-            total += size
-            if total > limit:
-                raise HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body larger than {limit} bytes")
-            chunk = self.rfile.read(size)
-            if len(chunk) != size or self.rfile.readline(3) not in (b"\r\n", b"\n"):
-                raise HttpError(HTTPStatus.BAD_REQUEST, "malformed chunked body")
-            parts.append(chunk)
-        for _ in range(64):  # trailers, ignored
-            if self.rfile.readline(_MAX_CHUNK_LINE + 1) in (b"\r\n", b"\n", b""):
-                self._body_read = True
-                return b"".join(parts)
-        raise HttpError(HTTPStatus.BAD_REQUEST, "malformed chunked body")
 
     # -- responses -----------------------------------------------------------------------
 
@@ -421,8 +534,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _has_body(self) -> bool:
-        length = self.headers.get("Content-Length", "0").strip()
-        return length not in ("", "0") or "Transfer-Encoding" in self.headers
+        framing = getattr(self, "_framing", None)
+        return framing is None or framing.has_body
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # The stock version quotes the request line back; that could be anything the client sent.
@@ -444,13 +557,28 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def _decode(body: bytes, encoding: str | None, limit: int) -> bytes:
-    """Undo Content-Encoding; the size limit applies to the decompressed body too."""
+def _decode(body: bytes, encoding: str | None, limit: int, max_ratio: int) -> bytes:
+    """Undo Content-Encoding. The size limit applies to the decompressed body too, and so does
+    a ratio to the compressed size: a small bomb is refused before it costs memory or records."""
     coding = (encoding or "identity").strip().lower()
     if coding == "identity":
         return body
     if coding not in _GZIP:
         raise HttpError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "Content-Encoding must be gzip or identity")
+    by_ratio = max_ratio * len(body)
+    if by_ratio < limit:
+        try:
+            return _inflate(body, by_ratio)
+        except HttpError as err:
+            if err.status != HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+                raise
+            raise DecompressionRatioError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                                f"body expands more than {max_ratio} times when decompressed "
+                                f"(max_decompression_ratio)") from None
+    return _inflate(body, limit)
+
+
+def _inflate(body: bytes, limit: int) -> bytes:
     out: list[bytes] = []
     total = 0
     data = body

@@ -114,9 +114,13 @@ def run(options: Options) -> int:
         return 1
 
     tails = [
-        FileTail(path, fmt, pipeline, max_line_bytes=spec.ingest.max_body_bytes)
+        FileTail(path, fmt, pipeline, max_line_bytes=spec.ingest.max_body_bytes,
+                 on_gap=lambda reason: _count_tail_gap(pipeline, reason))
         for path, fmt in options.tails
     ]
+    if tails:
+        for reason in catalog.TAIL_GAP_REASONS:  # present from the first scrape, so rules see a first gap
+            pipeline.read(lambda rec, reason=reason: rec.inc(catalog.EXPORTER_TAIL_GAPS, (reason,), 0.0))
     stop_snapshots = threading.Event()
     threads = [threading.Thread(target=server.serve_forever, name="http", daemon=True)]
     if state is not None:
@@ -243,6 +247,10 @@ def _bind(listen: Listen, app: App) -> ExporterServer:
 
 def _count_reload(pipeline: Pipeline, result: str) -> None:
     pipeline.read(lambda rec: rec.inc(catalog.EXPORTER_SPEC_RELOADS, (result,)))
+
+
+def _count_tail_gap(pipeline: Pipeline, reason: str) -> None:
+    pipeline.read(lambda rec: rec.inc(catalog.EXPORTER_TAIL_GAPS, (reason,)))
 
 
 def _snapshot_loop(pipeline: Pipeline, stop: threading.Event) -> None:

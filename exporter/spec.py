@@ -13,7 +13,8 @@ import re
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal, Protocol
+from typing import Annotated, Literal, Protocol, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 import yaml
@@ -87,6 +88,12 @@ class Price(Strict, kw_only=True):
     cached_input_per_mtok: NonNegative | None = None
 
 
+class Deprecation(Strict, kw_only=True):
+    retires: str  # YYYY-MM-DD, UTC: the first day the gateway no longer serves the model
+    replacement: str | None = None  # a model in models to move to
+    reason: str = ""
+
+
 class Model(Strict, kw_only=True):
     name: str
     provider: str
@@ -95,6 +102,7 @@ class Model(Strict, kw_only=True):
     tier: Literal["premium", "standard", "economy"] = "standard"
     aliases: tuple[str, ...] = ()
     price: Price
+    deprecation: Deprecation | None = None
 
 
 class Guardrail(Strict, kw_only=True):
@@ -135,6 +143,10 @@ class Cardinality(Strict, kw_only=True):
 
 class Ingest(Strict, kw_only=True):
     max_body_bytes: PositiveInt = 10 * 1024 * 1024
+    max_records_per_body: PositiveInt = 10_000
+    max_decompression_ratio: PositiveInt = 200
+    max_connections: PositiveInt = 128
+    max_concurrent_ingests: PositiveInt = 4
     token_env: EnvVarName | None = None
     dedupe_window_seconds: NonNegative = 900.0
     snapshot_interval_seconds: Positive = 5.0
@@ -394,6 +406,60 @@ class Otlp(Strict, kw_only=True):
         return self.default_signal
 
 
+Audience = Literal["oncall", "budget_owner", "security"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class SupportChannel(Strict, kw_only=True):
+    kind: Literal["chat", "email", "ticket", "phone", "pager"]
+    address: str  # a chat channel, an address or a URL: never a secret
+    use_for: str
+
+
+class OfficeHours(Strict, kw_only=True):
+    days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
+    start: ClockTime = "09:00"
+    end: ClockTime = "17:00"
+    timezone: str = "UTC"  # an IANA zone name
+
+
+class ResponseTarget(Strict, kw_only=True):
+    priority: str
+    meaning: str
+    first_response_minutes: PositiveInt
+    # "office": the clock runs in office hours only; "always": around the clock.
+    hours: Literal["office", "always"] = "office"
+
+
+class EscalationStep(Strict, kw_only=True):
+    who: str
+    how: str
+    after_minutes: NonNegativeInt  # since the alert or request, without an answer
+
+
+class Support(Strict, kw_only=True):
+    """Where developers ask for help, when someone answers, and who comes next for each audience."""
+
+    channels: tuple[SupportChannel, ...]
+    platform_team: str | None = None  # the team in teams that runs the platform (owns it in Backstage)
+    office_hours: OfficeHours = OfficeHours()
+    response_targets: tuple[ResponseTarget, ...] = ()
+    # After the receiver the alert routes to: who to bring in next, per alert audience.
+    # Keys: the alert audiences (oncall, budget_owner, security), all of them.
+    escalation: dict[str, tuple[EscalationStep, ...]] = {}
+
+
+class Change(Strict, kw_only=True):
+    """One entry of the platform changelog developers read."""
+
+    date: str  # YYYY-MM-DD, UTC
+    kind: Literal["model_added", "model_retired", "price", "budget", "guardrail", "team", "other"]
+    summary: str
+    model: str | None = None
+    team: str | None = None
+
+
 class Spec(Strict, kw_only=True):
     version: Literal[1]
     organization: Organization
@@ -412,6 +478,8 @@ class Spec(Strict, kw_only=True):
     audit: Audit = Audit()
     compliance: Compliance = Compliance()
     review: Review = Review()
+    support: Support | None = None
+    changes: tuple[Change, ...] = ()
 
     def team(self, name: str) -> Team:
         for team in self.teams:
@@ -538,6 +606,74 @@ def _cross_checks(spec: Spec) -> Iterable[tuple[str, str]]:
                f"expected at most audit.retention_max_days ({spec.audit.retention_max_days}), "
                f"got {spec.audit.retention_min_days}")
     yield from _compliance_checks(spec)
+    yield from _portal_checks(spec, team_names)
+
+
+def _portal_checks(spec: Spec, team_names: list[str]) -> Iterable[tuple[str, str]]:
+    """Model deprecations, the support section and the changelog."""
+    model_names = [m.name for m in spec.models]
+    for i, model in enumerate(spec.models):
+        deprecation, where = model.deprecation, f"models[{i}].deprecation"
+        if deprecation is None:
+            continue
+        if not _is_date(deprecation.retires):
+            yield f"{where}.retires", f"expected a date YYYY-MM-DD, got {deprecation.retires!r}"
+        if deprecation.replacement is not None and deprecation.replacement not in model_names:
+            yield f"{where}.replacement", f"expected one of the models {model_names}, got {deprecation.replacement!r}"
+        elif deprecation.replacement == model.name:
+            yield f"{where}.replacement", "expected another model: a model cannot replace itself"
+    if spec.support is not None:
+        yield from _support_checks(spec.support)
+        if spec.support.platform_team not in (None, *team_names):
+            yield "support.platform_team", f"expected one of the teams {team_names}, got {spec.support.platform_team!r}"
+    for i, change in enumerate(spec.changes):
+        if not _is_date(change.date):
+            yield f"changes[{i}].date", f"expected a date YYYY-MM-DD, got {change.date!r}"
+        if change.team is not None and change.team not in team_names:
+            yield f"changes[{i}].team", f"expected one of the teams {team_names}, got {change.team!r}"
+        # A retired model may be gone from the price table; any other change names a current one.
+        if change.model is not None and change.kind != "model_retired" and change.model not in model_names:
+            yield f"changes[{i}].model", f"expected one of the models {model_names}, got {change.model!r}"
+
+
+def _support_checks(support: Support) -> Iterable[tuple[str, str]]:
+    if not support.channels:
+        yield "support.channels", "expected at least one channel developers can ask in"
+    hours = support.office_hours
+    if not _is_time_zone(hours.timezone):
+        yield ("support.office_hours.timezone",
+               f"expected an IANA time zone such as Europe/Berlin, got {hours.timezone!r}")
+    if hours.start >= hours.end:
+        yield "support.office_hours.end", f"expected a time after start ({hours.start}), got {hours.end!r}"
+    if not hours.days:
+        yield "support.office_hours.days", "expected at least one day"
+    yield from _duplicates("support.response_targets", "priority", [t.priority for t in support.response_targets])
+    audiences = get_args(Audience)
+    for audience in support.escalation:
+        if audience not in audiences:
+            yield f"support.escalation.{audience}", f"expected an alert audience {list(audiences)}, got {audience!r}"
+    for audience in audiences:
+        steps = support.escalation.get(audience)
+        if not steps:
+            yield "support.escalation", f"expected escalation steps for the {audience} audience"
+            continue
+        waits = [step.after_minutes for step in steps]
+        if waits != sorted(waits):
+            yield f"support.escalation.{audience}", f"expected steps in order of after_minutes, got {waits}"
+
+
+def _is_time_zone(name: str) -> bool:
+    """Whether ``name`` is an IANA zone; true for any name where no zone database is installed
+    (a slim image without tzdata must not refuse a spec it cannot check)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        try:
+            ZoneInfo("Europe/Berlin")
+        except ZoneInfoNotFoundError:
+            return True
+        return False
+    return True
 
 
 def _compliance_checks(spec: Spec) -> Iterable[tuple[str, str]]:

@@ -1,36 +1,45 @@
 """Follow a JSONL file the gateway writes (Kong file-log, a LiteLLM log file), exactly once.
 
 Only complete lines are handed over; a partial last line waits for its newline. Each batch goes
-to the pipeline with the position just after its last line, and the pipeline stores that
+to the pipeline with the tail's position just after its last line, and the pipeline stores that
 position in the same atomic snapshot as the counters, so after a crash the tail resumes exactly
 where the restored counters stopped: no record lost, none counted twice.
 
-A position is (device, inode, offset, fingerprint): the inode follows the file through a
-rename-style rotation, and the fingerprint (a digest of the file's first bytes) tells a reused
-inode, or a file truncated and refilled while the exporter was down, from the file last read.
+The position covers the whole rotation family (see ``exporter.tail_files``): every round reads
+each file of the family that has unread bytes, oldest content first, so any number of rotations
+between two rounds or while the exporter was stopped are drained in order. What cannot be
+resumed exactly (a file truncated or deleted before it was read to its end, a damaged stored
+position) is logged and counted in ``genai_exporter_tail_gaps_total`` by reason, never guessed
+silently.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
-from exporter.logs import RejectionLog
+from exporter.logs import RejectionLog, ThrottledLog
+from exporter.tail_files import (
+    FINGERPRINT_BYTES,
+    Checkpoint,
+    FamilyFile,
+    close_family,
+    decode_position,
+    digest,
+    encode_position,
+    newest_last,
+    open_family,
+)
 
 log = logging.getLogger("gatewatch.tail")
 
 SOURCE = "file"
 READ_SIZE = 1 << 20
-FINGERPRINT_BYTES = 1024
-# Past this, a rotated file that is still growing is left behind: its writer never reopened.
-MAX_ROTATION_WAIT = 30.0
 # Stands in for a line longer than the limit: not JSON, so the adapter rejects and counts it.
 OVERSIZE_RECORD = b"\x00line too long"
 
@@ -45,42 +54,17 @@ class Sink(Protocol):
     def position(self, key: str) -> Any: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
-    device: int
-    inode: int
-    offset: int
-    fingerprint_size: int
-    fingerprint: str
-
-    def encode(self) -> list[Any]:
-        return [self.device, self.inode, self.offset, self.fingerprint_size, self.fingerprint]
-
-    @classmethod
-    def decode(cls, value: Any) -> Position | None:
-        """The stored position, or None when there is none or it has an unexpected shape."""
-        if not isinstance(value, list | tuple) or len(value) != 5:
-            return None
-        device, inode, offset, size, digest = value
-        if not all(isinstance(n, int) and n >= 0 for n in (device, inode, offset, size)):
-            return None
-        if not isinstance(digest, str):
-            return None
-        return cls(device, inode, offset, size, digest)
-
-
 def position_key(path: str | os.PathLike[str]) -> str:
     return f"tail:{os.path.abspath(path)}"
 
 
-def fingerprint(handle: BinaryIO, size: int) -> str:
-    head = os.pread(handle.fileno(), size, 0)
-    return hashlib.blake2b(head, digest_size=16).hexdigest()
+def _ignore_gap(reason: str) -> None:
+    pass
 
 
 class FileTail:
-    """Follows one file. ``poll_once`` does one round of work (tests drive it directly);
-    ``start`` runs it every ``poll_interval`` seconds on a thread until ``stop``."""
+    """Follows one file and its rotations. ``poll_once`` does one round of work (tests drive it
+    directly); ``start`` runs it every ``poll_interval`` seconds on a thread until ``stop``."""
 
     def __init__(
         self,
@@ -93,6 +77,7 @@ class FileTail:
         max_line_bytes: int = 10 * 1024 * 1024,
         rotation_grace: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        on_gap: Callable[[str], None] = _ignore_gap,
     ) -> None:
         self.path = Path(path)
         self.fmt = fmt
@@ -103,21 +88,20 @@ class FileTail:
         self._max_line = max_line_bytes
         self._grace = rotation_grace
         self._clock = clock
+        self._on_gap = on_gap
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._file: BinaryIO | None = None
-        self._device = self._inode = 0
-        self._offset = 0          # committed: just after the last line handed over
-        self._pending = b""       # bytes read past the offset, no newline yet
-        self._skipping = False    # inside a line longer than the limit
-        self._skipped = 0         # bytes of that line already read and dropped
-        self._draining = False    # the open file was rotated away before a restart
-        self._rotation: tuple[float, float, int] | None = None  # first seen, last growth, size
-        self._fingerprint: tuple[int, str] = (0, fingerprint_of(b""))
-        self._resumed = False
+        self._checkpoints: list[Checkpoint] | None = None  # loaded on the first round
+        self._fresh = False  # nothing stored: rotated files already there are history, not read
+        self._committed: Any = None
+        # In memory only: (device, inode) -> (size, since when) for a rotated file's last line,
+        # and (device, inode, offset) -> bytes of an oversized line already read past offset.
+        self._quiet: dict[tuple[int, int], tuple[int, float]] = {}
+        self._oversized: dict[tuple[int, int, int], int] = {}
         self._waiting_logged = False
         self.records_handed = 0
         self._rejections = RejectionLog(log)
+        self._errors = ThrottledLog(log)
 
     # -- thread --------------------------------------------------------------------------
 
@@ -129,22 +113,20 @@ class FileTail:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        self.close()
         self._rejections.flush()
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        """Nothing stays open between rounds; kept so callers can release a tail uniformly."""
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 self.poll_once()
             except OSError as err:
-                log.error("tail %s: %s; retrying", self.path, err.strerror or err)
-            except Exception:
-                log.exception("tail %s: unexpected error; retrying", self.path)
+                self._errors.error("io", "tail %s: %s; retrying", self.path, err.strerror or err)
+            except Exception as err:
+                self._errors.error("bug", "tail %s: unexpected %s; retrying", self.path, type(err).__name__,
+                                   exc_info=err)
             self._stop.wait(self._poll_interval)
 
     # -- one round -----------------------------------------------------------------------
@@ -152,216 +134,229 @@ class FileTail:
     def poll_once(self) -> int:
         """Hand over every complete line available now; returns how many were handed over."""
         before = self.records_handed
-        if self._file is None and not self._open():
-            return 0
-        # A rotation switches files; two switches in one round is already unusual.
-        for _ in range(4):
-            self._restart_if_truncated()
-            self._read_to_eof()
-            if self._stop.is_set() or not self._switch_if_rotated():
-                break
+        if self._checkpoints is None:
+            self._load()
+        files = open_family(self.path)
+        try:
+            if not files:
+                if not self._waiting_logged:
+                    log.info("tail %s: waiting for the file to appear", self.path)
+                    self._waiting_logged = True
+                return 0
+            self._waiting_logged = False
+            for checkpoint, file in self._plan(files):
+                if self._stop.is_set():
+                    break
+                self._drain(checkpoint, file)
+            self._commit([])
+            present = {(f.device, f.inode) for f in files}
+            self._quiet = {k: v for k, v in self._quiet.items() if k in present}
+            self._oversized = {k: v for k, v in self._oversized.items() if k[:2] in present}
+        finally:
+            close_family(files)
         return self.records_handed - before
 
-    def _open(self) -> bool:
-        if not self._resumed:
-            self._resumed = True
-            if self._resume():
-                return True
-        return self._open_current()
+    def _load(self) -> None:
+        stored = self._sink.position(self.key)
+        checkpoints = None if stored is None else decode_position(stored)
+        if stored is not None and checkpoints is None:
+            self._gap("position_unreadable",
+                      "the stored position is damaged; following the file from its start, so "
+                      "records already counted from it may be counted again")
+        self._fresh = checkpoints is None
+        self._checkpoints = sorted(checkpoints or [], key=lambda c: c.seq)
+        self._committed = stored
+        if self._checkpoints:
+            latest = self._checkpoints[-1]
+            log.info("tail %s: resuming %d file(s) of the rotation family, the newest at offset %d",
+                     self.path, len(self._checkpoints), latest.offset)
 
-    def _resume(self) -> bool:
-        """Reopen the file the stored position points at, wherever rotation moved it."""
-        stored = Position.decode(self._sink.position(self.key))
-        if stored is None:
-            return False
-        candidates = [self.path, *sorted(_rotated_siblings(self.path))]
-        for candidate in candidates:
-            try:
-                handle = open(candidate, "rb", buffering=0)  # noqa: SIM115 - kept open while following
-            except OSError:
+    def _plan(self, files: list[FamilyFile]) -> list[tuple[Checkpoint, FamilyFile]]:
+        """Pair each file with its checkpoint, oldest content first; start unknown files."""
+        assert self._checkpoints is not None
+        taken: set[int] = set()
+        plan: list[tuple[Checkpoint, FamilyFile]] = []
+        unread: list[tuple[Checkpoint | None, FamilyFile]] = []
+        for checkpoint in self._checkpoints:
+            matches = [i for i, f in enumerate(files) if i not in taken and f.matches(checkpoint)]
+            chosen = _choose(checkpoint, files, matches)
+            if chosen is None:
+                self._forget(checkpoint, files)
                 continue
-            info = os.fstat(handle.fileno())
-            if (info.st_dev, info.st_ino) != (stored.device, stored.inode):
-                handle.close()
-                continue
-            if info.st_size < stored.offset or fingerprint(handle, stored.fingerprint_size) != stored.fingerprint:
-                handle.close()
-                if candidate == self.path:
-                    log.warning("tail %s: the file was truncated or replaced since the last run; "
-                                "reading it from the start", self.path)
-                    return False
-                continue
-            handle.seek(stored.offset)
-            self._adopt(handle, stored.offset)
-            self._draining = candidate != self.path
-            if self._draining:
-                log.info("tail %s: finishing the rotated file %s from offset %d first",
-                         self.path, candidate.name, stored.offset)
-            else:
-                log.info("tail %s: resuming at offset %d", self.path, stored.offset)
-            return True
-        log.warning("tail %s: the file last read (inode %d) is gone; reading the current file from the start",
-                    self.path, stored.inode)
-        return False
+            file = files[chosen]
+            # Copies of the chosen file (a copy-truncate in progress) hold nothing it does not.
+            taken.update(i for i in matches if i == chosen or not _shrunk_original(files[i], checkpoint))
+            checkpoint.device, checkpoint.inode = file.device, file.inode
+            # A file nothing was read from yet has no place in the order: it sorts with new files.
+            (plan if checkpoint.fingerprint_size else unread).append((checkpoint, file))
+        known = [file for _, file in plan]
+        for file in (f for i, f in enumerate(files) if i not in taken):
+            if not file.current and any(_may_become_copy(file, of) for of in known):
+                continue  # a copy still being written: it will match its original once complete
+            unread.append((None, file))
+        for checkpoint, file in sorted(unread, key=lambda pair: newest_last(pair[1], self.path.name)):
+            plan.append((checkpoint or self._start(file), file))
+        for order, (checkpoint, _) in enumerate(plan):
+            checkpoint.seq = order
+        self._checkpoints = [checkpoint for checkpoint, _ in plan]
+        self._fresh = False
+        return plan
 
-    def _open_current(self) -> bool:
-        try:
-            handle = open(self.path, "rb", buffering=0)  # noqa: SIM115 - kept open while following
-        except FileNotFoundError:
-            if not self._waiting_logged:
-                log.info("tail %s: waiting for the file to appear", self.path)
-                self._waiting_logged = True
-            return False
-        self._waiting_logged = False
-        self._adopt(handle, 0)
-        self._draining = False
-        self._commit([])
-        log.info("tail %s: following from the start (inode %d)", self.path, self._inode)
-        return True
+    def _start(self, file: FamilyFile) -> Checkpoint:
+        checkpoint = Checkpoint(file.device, file.inode, 0, 0, digest(b""), seq=0)  # ordered by _plan
+        if self._fresh and not file.current:
+            # History from before the first run: remembered as read, so it is never counted.
+            checkpoint.offset = file.size
+            checkpoint.fingerprint_size = min(file.size, FINGERPRINT_BYTES)
+            checkpoint.fingerprint = digest(file.head[: checkpoint.fingerprint_size])
+            checkpoint.drained = True
+            log.info("tail %s: %s was rotated before the first run; not read", self.path, file.path.name)
+        else:
+            log.info("tail %s: reading %s from the start (inode %d)", self.path, file.path.name, file.inode)
+        return checkpoint
 
-    def _adopt(self, handle: BinaryIO, offset: int) -> None:
-        self.close()
-        info = os.fstat(handle.fileno())
-        self._file = handle
-        self._device, self._inode = info.st_dev, info.st_ino
-        self._offset = offset
-        self._pending = b""
-        self._skipping = False
-        self._skipped = 0
-        self._rotation = None
-        size = min(offset, FINGERPRINT_BYTES)
-        self._fingerprint = (size, fingerprint(handle, size))
+    def _forget(self, checkpoint: Checkpoint, files: list[FamilyFile]) -> None:
+        """A checkpointed file is no longer there with its content."""
+        if checkpoint.drained:
+            return  # rotated, read to its end, then deleted by the rotation tool: nothing lost
+        if any(f.same_inode(checkpoint) for f in files):
+            self._gap("truncated",
+                      f"the file (inode {checkpoint.inode}) was truncated or rewritten in place and "
+                      f"no copy of its earlier content is left; lines written after offset "
+                      f"{checkpoint.offset} and before the truncation, if any, could not be read")
+        else:
+            self._gap("missing",
+                      f"the file (inode {checkpoint.inode}) read up to offset {checkpoint.offset} is "
+                      f"gone before it was read to its end; lines written after that offset, if any, "
+                      f"could not be read")
 
-    def _read_to_eof(self) -> None:
-        assert self._file is not None
+    def _gap(self, reason: str, message: str) -> None:
+        log.warning("tail %s: %s", self.path, message)
+        self._on_gap(reason)
+
+    # -- reading one file ----------------------------------------------------------------
+
+    def _drain(self, checkpoint: Checkpoint, file: FamilyFile) -> None:
+        """Hand over the complete lines of ``file`` past its checkpoint, in batches."""
+        fd = file.handle.fileno()
+        identity = (file.device, file.inode)
+        skipped = self._oversized.pop((*identity, checkpoint.offset), 0)
+        read_at = checkpoint.offset + skipped
+        pending = b""
+        batch: list[bytes] = []
         while not self._stop.is_set():
-            chunk = self._file.read(READ_SIZE)
+            chunk = os.pread(fd, READ_SIZE, read_at)
             if not chunk:
                 break
-            self._take(chunk)
+            read_at += len(chunk)
+            data = pending + chunk
+            end = data.rfind(b"\n")
+            if end < 0:
+                pending = data
+            else:
+                line_end = read_at - len(data) + end + 1
+                batch = self._split(data[: end + 1], batch, oversized_first=skipped > 0,
+                                    checkpoint=checkpoint, file=file, start=line_end - (end + 1))
+                skipped = 0
+                pending = data[end + 1:]
+            if skipped or len(pending) > self._max_line:
+                if not skipped:
+                    log.warning("tail %s: the line at offset %d of %s is longer than %d bytes; it "
+                                "counts as one rejected record", self.path, checkpoint.offset,
+                                file.path.name, self._max_line)
+                skipped = read_at - checkpoint.offset
+                pending = b""
+        if batch:
+            self._hand_over(batch, checkpoint, file, checkpoint.offset)
+        self._finish(checkpoint, file, identity=identity, read_at=read_at, pending=pending, skipped=skipped)
 
-    def _take(self, chunk: bytes) -> None:
-        """Split what was read into complete lines and hand them over in batches."""
-        data = self._pending + chunk
-        end = data.rfind(b"\n")
-        if end < 0:
-            self._hold(data)
-            return
-        self._pending = data[end + 1 :]
-        lines = data[: end + 1].split(b"\n")
+    def _split(self, data: bytes, batch: list[bytes], *, oversized_first: bool, checkpoint: Checkpoint,
+               file: FamilyFile, start: int) -> list[bytes]:
+        """Complete lines starting at file offset ``start`` into the batch; full batches go."""
+        offset = start
+        lines = data.split(b"\n")
         lines.pop()  # the empty piece after the final newline
-        batch: list[bytes] = []
-        offset = self._offset + self._skipped
-        self._skipped = 0
-        for line in lines:
+        for number, line in enumerate(lines):
             offset += len(line) + 1
-            if self._skipping:
-                # The end of an oversized line: the whole line stands as one rejected record.
-                self._skipping = False
-                batch.append(OVERSIZE_RECORD)
-            elif len(line) > self._max_line:
+            if (number == 0 and oversized_first) or len(line) > self._max_line:
                 batch.append(OVERSIZE_RECORD)
             elif line.strip():
                 batch.append(line)
+            checkpoint.offset = offset
             if len(batch) >= self._batch_lines:
-                self._commit(batch, offset)
+                self._hand_over(batch, checkpoint, file, offset)
                 batch = []
-        if batch or offset != self._offset:
-            self._commit(batch, offset)
-        self._hold(self._pending)
+        return batch
 
-    def _hold(self, data: bytes) -> None:
-        """Keep a partial line, unless it is already too long to ever be a record."""
-        if not self._skipping and len(data) > self._max_line:
-            log.warning("tail %s: the line at offset %d is longer than %d bytes; it counts as one "
-                        "rejected record", self.path, self._offset, self._max_line)
-            self._skipping = True
-        if self._skipping:
-            self._skipped += len(data)
-            data = b""
-        self._pending = data
+    def _finish(self, checkpoint: Checkpoint, file: FamilyFile, *, identity: tuple[int, int],
+                read_at: int, pending: bytes, skipped: int) -> None:
+        """At the end of what is there: a partial last line waits, unless its file is settled."""
+        if not pending and not skipped:
+            self._quiet.pop(identity, None)
+            self._refresh_fingerprint(checkpoint, file)
+            checkpoint.drained = not file.current
+            return
+        checkpoint.drained = False
+        if file.current or not self._settled(identity, read_at):
+            if skipped:
+                self._oversized[(*identity, checkpoint.offset)] = skipped
+            return
+        # A rotated file that stopped growing ends here: its last line, without a newline, is
+        # still a record (the writer never adds the newline to a file it no longer has open).
+        self._hand_over([OVERSIZE_RECORD if skipped else pending], checkpoint, file, read_at)
+        self._quiet.pop(identity, None)
+        checkpoint.drained = True
 
-    def _commit(self, batch: list[bytes], offset: int | None = None) -> None:
-        if offset is not None:
-            self._offset = offset
-        result = self._sink.ingest(batch, self.fmt, SOURCE, position=(self.key, self._position().encode()))
+    def _settled(self, identity: tuple[int, int], size: int) -> bool:
+        """True once a rotated file has not grown for the grace period: a logger keeps writing
+        to the renamed file until it reopens its path."""
+        now = self._clock()
+        seen = self._quiet.get(identity)
+        if seen is None or seen[0] != size:
+            self._quiet[identity] = (size, now)
+            return self._grace <= 0
+        return now - seen[1] >= self._grace
+
+    def _refresh_fingerprint(self, checkpoint: Checkpoint, file: FamilyFile) -> None:
+        wanted = min(checkpoint.offset, FINGERPRINT_BYTES)
+        if checkpoint.fingerprint_size == wanted:
+            return
+        head = file.head if len(file.head) >= wanted else os.pread(file.handle.fileno(), wanted, 0)
+        checkpoint.fingerprint_size, checkpoint.fingerprint = wanted, digest(head[:wanted])
+
+    def _hand_over(self, batch: list[bytes], checkpoint: Checkpoint, file: FamilyFile, offset: int) -> None:
+        checkpoint.offset = offset
+        self._refresh_fingerprint(checkpoint, file)
+        self._commit(batch)
+
+    def _commit(self, batch: list[bytes]) -> None:
+        """Records and the position that follows them go to the pipeline together."""
+        assert self._checkpoints is not None
+        position = encode_position(self._checkpoints)
+        if not batch and position == self._committed:
+            return
+        result = self._sink.ingest(batch, self.fmt, SOURCE, position=(self.key, position))
+        self._committed = position
         self.records_handed += len(batch)
         if result is not None and result.rejected:
             self._rejections.note(SOURCE, self.fmt, result.rejected, result.errors)
 
-    def _position(self) -> Position:
-        size, digest = self._fingerprint
-        wanted = min(self._offset, FINGERPRINT_BYTES)
-        if size != wanted and self._file is not None:
-            self._fingerprint = size, digest = wanted, fingerprint(self._file, wanted)
-        return Position(self._device, self._inode, self._offset, size, digest)
 
-    # -- rotation and truncation ---------------------------------------------------------
-
-    def _restart_if_truncated(self) -> None:
-        """Checked before reading: a file truncated and refilled past the offset between two polls
-        is only recognisable by its first bytes, and only before those bytes are read."""
-        assert self._file is not None
-        read_to = self._offset + self._skipped + len(self._pending)
-        size, digest = self._fingerprint
-        if os.fstat(self._file.fileno()).st_size >= read_to and (
-            not size or fingerprint(self._file, size) == digest
-        ):
-            return
-        log.warning("tail %s: truncated; reading it again from the start", self.path)
-        self._file.seek(0)
-        self._offset, self._pending, self._skipping, self._skipped = 0, b"", False, 0
-        self._fingerprint = (0, fingerprint_of(b""))
-        self._commit([])
-
-    def _switch_if_rotated(self) -> bool:
-        """At EOF: True when the file was rotated and the new one is now open."""
-        assert self._file is not None
-        if not self._draining:
-            try:
-                info = os.stat(self.path)
-            except FileNotFoundError:
-                return False  # rotated, the new file not created yet: the old one may still grow
-            if (info.st_dev, info.st_ino) == (self._device, self._inode):
-                return False
-        if not self._rotated_file_settled():
-            return False
-        self._finish_rotated()
-        log.info("tail %s: rotated; following the new file", self.path)
-        return self._open_current()
-
-    def _rotated_file_settled(self) -> bool:
-        """True once the rotated file stopped growing for the grace period (or a long while
-        passed): a logger keeps writing to the renamed file until it reopens its path, and
-        lines it writes there after the switch would be lost."""
-        assert self._file is not None
-        now = self._clock()
-        size = os.fstat(self._file.fileno()).st_size
-        if self._rotation is None:
-            self._rotation = (now, now, size)
-        elif self._rotation[2] != size:
-            self._rotation = (self._rotation[0], now, size)
-        first_seen, last_growth, _ = self._rotation
-        return now - last_growth >= self._grace or now - first_seen >= MAX_ROTATION_WAIT
-
-    def _finish_rotated(self) -> None:
-        """The rotated file ends here: a last line without a newline is still a record."""
-        tail, self._pending = self._pending, b""
-        if self._skipping or tail.strip():
-            end = self._offset + self._skipped + len(tail)
-            self._commit([OVERSIZE_RECORD if self._skipping else tail], end)
-        self._skipping, self._skipped = False, 0
-        self.close()
+def _choose(checkpoint: Checkpoint, files: list[FamilyFile], matches: list[int]) -> int | None:
+    """The file that carries a checkpoint's content on: the same inode if it was not cut short,
+    else the largest copy (copy-truncate); None when the content is gone."""
+    for index in matches:
+        if files[index].same_inode(checkpoint) and files[index].size >= checkpoint.offset:
+            return index
+    copies = [i for i in matches if not files[i].same_inode(checkpoint)]
+    return max(copies, key=lambda i: files[i].size) if copies else None
 
 
-def fingerprint_of(head: bytes) -> str:
-    return hashlib.blake2b(head, digest_size=16).hexdigest()
+def _may_become_copy(file: FamilyFile, original: FamilyFile) -> bool:
+    """A rotated file whose every byte so far starts a file already followed, and too short to
+    be told from it yet: copy-truncate's copy, caught half-written."""
+    return len(file.head) < len(original.head) and original.head.startswith(file.head)
 
 
-def _rotated_siblings(path: Path) -> list[Path]:
-    """Files next to ``path`` that rotation tools name after it (path.1, path-20260101, ...)."""
-    try:
-        entries = list(path.parent.iterdir())
-    except OSError:
-        return []
-    return [p for p in entries if p.name != path.name and p.name.startswith(path.name)]
+def _shrunk_original(file: FamilyFile, checkpoint: Checkpoint) -> bool:
+    return file.same_inode(checkpoint) and file.size < checkpoint.offset

@@ -44,12 +44,16 @@ def budget_route(spec: Spec, team: Team) -> str:
     return f"receiver `budget-{team.name}` (email to {team.budget_owner.email})"
 
 
-def _thresholds(spec: Spec, team: Team) -> str:
+def budget_thresholds(spec: Spec, team: Team) -> tuple[float, ...]:
+    """The shares of its budget at which the team's budget alerts fire: its override or the default."""
     override = spec.alerting.team_overrides.get(team.name) if spec.alerting else None
-    chosen = (override.budget_thresholds_percent if override else None) or alerting_value(
+    return (override.budget_thresholds_percent if override else None) or alerting_value(
         spec, "budget_thresholds_percent"
     )
-    return ", ".join(f"{number(t)} %" for t in chosen)
+
+
+def _thresholds(spec: Spec, team: Team) -> str:
+    return ", ".join(f"{number(t)} %" for t in budget_thresholds(spec, team))
 
 
 def _anomaly_factor(spec: Spec, team: Team) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Audience = Literal["oncall", "budget_owner", "security"]
+from exporter.spec import Audience
+
 # Who the Escalation section sends the reader to; derived from audience and team in the catalogue.
 Escalation = Literal["oncall", "oncall_team", "budget_owner", "finance", "security", "deadman"]
 # What the alert's ``team`` label holds: always "platform", the team concerned, or a sentinel.

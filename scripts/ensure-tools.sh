@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the real components the tests start (Prometheus, promtool, Alertmanager, amtool)
-# and docker-compose (which validates compose.yaml without a Docker engine), when missing.
+# Installs the real components the tests start (Prometheus, promtool, Alertmanager, amtool),
+# docker-compose (which validates compose.yaml without a Docker engine) and Chromium (which opens
+# the built developer portal headless), when missing.
 set -euo pipefail
 
 packages=()
@@ -8,6 +9,7 @@ command -v prometheus >/dev/null && command -v promtool >/dev/null || packages+=
 { command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/null; } \
   && command -v amtool >/dev/null || packages+=(prometheus-alertmanager)
 command -v docker-compose >/dev/null || packages+=(docker-compose)
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || packages+=(chromium)
 
 [ ${#packages[@]} -eq 0 ] && exit 0
 
@@ -21,9 +23,10 @@ fi
 
 cat >&2 <<MSG
 gatewatch needs these tools, which are missing: ${packages[*]}
-  Debian/Ubuntu (as root):  apt-get install prometheus prometheus-alertmanager docker-compose
-  macOS (Homebrew):         brew install prometheus alertmanager docker-compose
+  Debian/Ubuntu (as root):  apt-get install prometheus prometheus-alertmanager docker-compose chromium
+  macOS (Homebrew):         brew install prometheus alertmanager docker-compose; brew install --cask chromium
   Anywhere else:            put prometheus, promtool, alertmanager and amtool from
-                            https://prometheus.io/download/ on PATH, and docker-compose v1 or v2.
+                            https://prometheus.io/download/ on PATH, docker-compose v1 or v2,
+                            and chromium (or chromium-browser).
 MSG
 exit 1

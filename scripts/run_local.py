@@ -2,7 +2,8 @@
 
 The exporter fed by the traffic simulator, a real Prometheus with the generated config and rules,
 and a real Alertmanager with the generated routing, every receiver pointed at a local webhook sink
-that prints each notification here (the real receivers need the organisation's secrets). Without
+that prints each notification here (the real receivers need the organisation's secrets); and the
+developer portal, built from build/portal/ with MkDocs and served on loopback. Without
 the Prometheus and Alertmanager binaries it runs the exporter and simulator alone and says how to
 get the rest. Everything listens on loopback; Ctrl-C stops everything it started.
 """
@@ -20,12 +21,15 @@ from pathlib import Path
 
 from drills.stack import MissingBinaryError, Stack
 from exporter import spec as spec_model
+from portal.site_build import SiteBuildError, build, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run"
 # Alerting rules load after this much traffic: a cold Prometheus has no past, and rules that
 # compare a rate with its own baseline would read every new app as an anomaly.
 ARM_AFTER_SECONDS = 90.0
+PORTAL_SOURCES = ROOT / "build" / "portal"
+PORTAL_SITE = RUN_DIR / "portal-site"
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
@@ -76,6 +80,7 @@ def run_stack(spec: spec_model.Spec, args: argparse.Namespace) -> int:
             f"  runbooks       {workdir / 'runbooks'}   generated build: {ROOT / 'build'}\n"
             f"  audit trail    {stack.audit_dir}   (python -m reports audit verify {stack.audit_dir})\n"
             f"  exporter state {stack.state_dir}   (review verdicts and compliance results go here)\n"
+            f"  portal         {args.portal_url}   (sources: {PORTAL_SOURCES}, built into {PORTAL_SITE})\n"
             "Ctrl-C stops everything.\n",
             flush=True,
         )
@@ -91,6 +96,17 @@ def run_stack(spec: spec_model.Spec, args: argparse.Namespace) -> int:
                 simulator.wait(timeout=10)
 
 
+def start_portal(listen: str) -> str:
+    """Build the developer portal from the generated sources and serve it; returns its URL."""
+    host, _, port = listen.rpartition(":")
+    if host != "127.0.0.1":
+        raise ValueError(f"the portal listens on 127.0.0.1 only, got {listen!r}")
+    build(PORTAL_SOURCES / "mkdocs.yml", PORTAL_SITE)
+    _server, url = serve(PORTAL_SITE, int(port))
+    print(f"developer portal: {url}  (sources {PORTAL_SOURCES}, site {PORTAL_SITE})", flush=True)
+    return url
+
+
 def run_exporter_only(args: argparse.Namespace) -> int:
     state = RUN_DIR / "state"
     state.mkdir(parents=True, exist_ok=True)
@@ -103,7 +119,8 @@ def run_exporter_only(args: argparse.Namespace) -> int:
     try:
         time.sleep(2)
         simulator = _simulator(base, args.spec, args.scenario, args.rate)
-        print(f"\nexporter {base}/metrics, simulator {args.scenario} at {args.rate} records/s. Ctrl-C stops.\n",
+        print(f"\nexporter {base}/metrics, simulator {args.scenario} at {args.rate} records/s, "
+              f"portal {args.portal_url}. Ctrl-C stops.\n",
               flush=True)
         while exporter.poll() is None and simulator.poll() is None:
             time.sleep(0.5)
@@ -121,12 +138,18 @@ def main() -> int:
     parser.add_argument("--listen", default="127.0.0.1:9464", help="exporter address when running it alone")
     parser.add_argument("--scenario", default="normal", help="simulator scenario (default: normal)")
     parser.add_argument("--rate", default="20", help="simulated records per second (default: 20)")
+    parser.add_argument("--portal-listen", default="127.0.0.1:8008", help="developer portal address")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         spec = spec_model.load(args.spec)
     except spec_model.SpecError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        args.portal_url = start_portal(args.portal_listen)
+    except (SiteBuildError, ValueError, OSError) as err:
+        print(f"error: the developer portal did not start: {err}", file=sys.stderr)
         return 2
     try:
         try:

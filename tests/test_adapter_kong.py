@@ -10,6 +10,7 @@ import pytest
 
 from exporter.adapters import build_adapter
 from exporter.event import GatewayEvent, GuardrailEvaluation, Rejection
+from tests.conformance.kong.fixtures import NO_AI_SECTION
 from tests.paths import KONG_FIXTURE
 
 PATHS = ("consumer.username", "consumer_group", "request.headers.x-data-classification")
@@ -48,7 +49,7 @@ EXPECTED = [
         model="gpt-4o-mini", provider="openai", operation="chat", outcome="success", cache_hit=True,
         input_tokens=300, output_tokens=80, reported_cost_usd=0.0, duration_seconds=0.005,
     ),
-    # 4. streaming with 0 completion tokens
+    # 4. streaming with 0 completion tokens; a stream lasts Kong's whole request, latencies.request 4100 ms
     GatewayEvent(
         id="kreq-000004", timestamp=1790000003.0, attributes={"consumer.username": "support-bot"},
         model="claude-sonnet-4", provider="anthropic", operation="chat", outcome="success", streaming=True,
@@ -233,8 +234,8 @@ def test_cached_and_reasoning_tokens_and_fallbacks() -> None:
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        ({"ai": {"prompt-guard": {}}}, "no ai.proxy section: not an AI Gateway log entry"),
-        ({"ai": None}, "no ai.proxy section: not an AI Gateway log entry"),
+        ({"ai": {"prompt-guard": {}}}, NO_AI_SECTION.reason),
+        ({"ai": None}, NO_AI_SECTION.reason),
         ({"started_at": None}, "no start time: expected unix milliseconds at `$.started_at`"),
         ({"response": {}, "upstream_status": None},
          "no HTTP status: expected an integer 100-999 at `$.response.status`"),
@@ -246,10 +247,13 @@ def test_rejections_say_what_and_where(change: dict, reason: str) -> None:
     assert adapt(base() | change) == Rejection(reason)
 
 
-def test_no_model_is_a_rejection() -> None:
+@pytest.mark.parametrize("meta", [{}, {"request_model": "UNSPECIFIED", "response_model": "UNSPECIFIED"}])
+def test_no_model_is_a_rejection(meta: dict) -> None:
     record = base()
-    record["ai"]["proxy"]["meta"] = {"provider_name": "openai"}
-    assert adapt(record) == Rejection("no model: expected ai.proxy.meta.request_model or response_model")
+    record["ai"]["proxy"]["meta"] = {"provider_name": "openai"} | meta
+    assert adapt(record) == Rejection(
+        "no model: expected ai.proxy.meta.request_model or response_model (`UNSPECIFIED` is none)"
+    )
 
 
 @pytest.mark.parametrize(("status", "upstream", "ttft"), [(200, 200, 0.631), (502, 502, None), (504, 504, None)])
@@ -258,3 +262,107 @@ def test_time_to_first_token_only_for_an_answer(status: int, upstream: int, ttft
     event = adapt(with_status(status, upstream))
     assert isinstance(event, GatewayEvent)
     assert event.ttft_seconds == ttft
+
+
+@pytest.mark.parametrize(
+    ("guard", "evaluations"),
+    [
+        # Masking wins over a block reason: the content went on, masked.
+        ({"input_masked": True, "input_block_reason": "PII", "output_masked": False, "output_block_reason": ""},
+         (("input", "masked"), ("output", "passed"))),
+        ({"mode": "INPUT", "input_block_reason": "", "output_block_reason": ""}, (("input", "passed"),)),
+        ({"mode": "OUTPUT", "input_block_reason": "", "output_block_reason": "x"}, (("output", "blocked"),)),
+        ({"mode": "BOTH", "input_processing_latency": 3, "output_block_reason": "x"},
+         (("input", "passed"), ("output", "blocked"))),
+        ({"input_masked": "yes"}, (("input", "passed"),)),  # only a JSON true says masked
+        ({"guardrails_id": "gr-1", "mode": "BOTH"}, ()),  # configuration alone: no stage ran
+    ],
+)
+@pytest.mark.parametrize("name", ["lakera-guard", "aws-guardrails", "gcp-model-armor", "azure-content-safety",
+                                  "custom-guardrail"])
+def test_every_guard_plugin_reads_stage_mode_and_masking(name: str, guard: dict, evaluations: tuple) -> None:
+    record = base()
+    record["ai"]["proxy"][name] = guard
+    event = adapt(record)
+    assert isinstance(event, GatewayEvent)
+    assert event.guardrails == tuple(GuardrailEvaluation(name=name, stage=s, result=r) for s, r in evaluations)
+
+
+@pytest.mark.parametrize(
+    ("uri", "upstream_uri", "operation"),
+    [
+        ("/openai/llm/v1/chat/good", None, "chat"),  # Kong's route paths name the route type
+        ("/ai", "/v1/chat/completions", "chat"),  # the provider path ai-proxy chose
+        ("/ai", "/v1beta/models/gemini-1.5-flash:generateContent", "chat"),
+        ("/ai", "/model/anthropic.claude-3/converse", "chat"),
+        ("/ai", "/v1/embeddings", "embeddings"),
+        ("/ai", "/v1/completions", "text_completion"),
+        ("/v1/embeddings", "/v1/chat/completions", "embeddings"),  # the client's path first
+        ("/ai", "/v1/images/generations", "chat"),  # base() has request_mode
+    ],
+)
+def test_operation_from_the_upstream_path(uri: str, upstream_uri: str | None, operation: str) -> None:
+    record = base() | {"upstream_uri": upstream_uri}
+    record["request"]["uri"] = uri
+    event = adapt(record)
+    assert isinstance(event, GatewayEvent)
+    assert event.operation == operation
+
+
+@pytest.mark.parametrize(
+    ("request_mode", "content_type", "latencies", "streaming", "duration"),
+    [
+        ("stream", None, {"request": 2675}, True, 2.675),  # whole request, not llm_latency 2670
+        (None, "text/event-stream; charset=utf-8", {"request": 2675}, True, 2.675),
+        (None, ["text/event-stream"], {"request": 2675}, True, 2.675),  # a repeated header
+        (None, "application/json", {"request": 2675}, False, 2.67),
+        ("oneshot", "text/event-stream", {"request": 2675}, False, 2.67),  # request_mode says so
+        ("stream", None, None, True, 2.67),  # no whole-request time: the LLM's
+    ],
+)
+def test_streaming_and_its_duration(request_mode: str | None, content_type: object, latencies: dict | None,
+                                    streaming: bool, duration: float) -> None:
+    record = base() | {"latencies": latencies}
+    record["response"]["headers"] = {"content-type": content_type}
+    record["ai"]["proxy"]["meta"]["request_mode"] = request_mode
+    event = adapt(record)
+    assert isinstance(event, GatewayEvent)
+    assert (event.streaming, event.duration_seconds) == (streaming, duration)
+
+
+@pytest.mark.parametrize(
+    ("usage", "tokens"),
+    [
+        ({"prompt_token": 7, "completion_token": 3}, (7, 3)),  # 3.7
+        ({"input_tokens": 50, "output_tokens": 4160}, (50, 4160)),  # images and audio, 3.11+
+        ({"prompt_tokens": 0, "prompt_token": 9, "completion_tokens": 2, "output_tokens": 8}, (0, 2)),
+        ({}, (0, 0)),
+    ],
+)
+def test_token_names_across_releases(usage: dict, tokens: tuple[int, int]) -> None:
+    record = base()
+    record["ai"]["proxy"]["usage"] = usage
+    event = adapt(record)
+    assert isinstance(event, GatewayEvent)
+    assert (event.input_tokens, event.output_tokens) == tokens
+
+
+def test_which_section_is_the_request() -> None:
+    proxy = base()["ai"]["proxy"]
+    transformer = {"meta": {"request_model": "gpt-4", "provider_name": "openai"}, "usage": {"prompt_tokens": 5}}
+    cases = [
+        ({"proxy": proxy, "ai-request-transformer": transformer}, "gpt-4o", 14, "chat"),
+        ({"ai-proxy": proxy, "usage": {"prompt_tokens": 1}, "meta": {"request_model": "m"}}, "gpt-4o", 14, "chat"),
+        ({"usage": {"prompt_tokens": 1}, "meta": {"request_model": "m"}}, "m", 1, "chat"),  # 3.6
+        ({"ai-response-transformer": transformer}, "gpt-4", 5, "chat"),
+    ]
+    for ai, model, input_tokens, operation in cases:
+        event = adapt(base() | {"ai": ai})
+        assert isinstance(event, GatewayEvent)
+        assert (event.model, event.input_tokens, event.operation) == (model, input_tokens, operation)
+
+
+def test_unresolved_provider_is_unknown() -> None:
+    record = base()
+    record["ai"]["proxy"]["meta"]["provider_name"] = "UNSPECIFIED"
+    assert adapt(record).provider == "unknown"  # type: ignore[union-attr]

@@ -22,6 +22,7 @@ from exporter.batch import split_body
 from exporter.event import GatewayEvent, Rejection
 from exporter.fields import ATTRIBUTE_FIELDS
 from exporter.fields import FORMATS as RECORD_FORMATS
+from tests.conformance.kong.fixtures import FIXTURES_BY_RELEASE
 from tests.paths import KONG_FIXTURE, LITELLM_FIXTURE
 
 SENTINEL = "Sentinel-Value-7f3a"  # planted in records; must never come back in a reason
@@ -42,7 +43,8 @@ def _lines(path: Any) -> list[dict]:
 
 SAMPLES = {
     "litellm": _lines(LITELLM_FIXTURE),
-    "kong": _lines(KONG_FIXTURE),
+    # Every Kong release's shape too (tests/conformance/kong), so mutations reach each one's fields.
+    "kong": _lines(KONG_FIXTURE) + [f.load() for f in FIXTURES_BY_RELEASE if isinstance(f.expected, GatewayEvent)],
     "events": [EVENT],
 }
 

@@ -8,6 +8,7 @@ checks exactly which records were handed over and which position was stored with
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exporter import tail as tail_module
-from exporter.tail import OVERSIZE_RECORD, FileTail, Position
+from exporter.tail import OVERSIZE_RECORD, FileTail
+from exporter.tail_files import Checkpoint, decode_position, digest, encode_position
+from tests.support import rotation
 from tests.support.processes import wait_for
 
 
@@ -64,10 +67,15 @@ def append(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def stored(sink: RecordingSink, tail: FileTail) -> Position:
-    position = Position.decode(sink.position(tail.key))
-    assert position is not None
-    return position
+def newest(value: Any) -> Checkpoint:
+    """The checkpoint of the newest file in a stored position."""
+    checkpoints = decode_position(value)
+    assert checkpoints
+    return max(checkpoints, key=lambda c: c.seq)
+
+
+def stored(sink: RecordingSink, tail: FileTail) -> Checkpoint:
+    return newest(sink.position(tail.key))
 
 
 @pytest.fixture(autouse=True)
@@ -125,7 +133,7 @@ def test_batches_carry_the_position_just_after_their_last_line(log_file: Path) -
     tail = FileTail(log_file, "events", sink, batch_lines=2)
     append(log_file, b"".join(b'{"n":%d}\n' % i for i in range(5)))
     tail.poll_once()
-    batches = [(c.records, c.position[1][2]) for c in sink.calls if c.records and c.position]
+    batches = [(c.records, newest(c.position[1]).offset) for c in sink.calls if c.records and c.position]
     assert batches == [
         ([b'{"n":0}', b'{"n":1}'], 16),
         ([b'{"n":2}', b'{"n":3}'], 32),
@@ -191,7 +199,7 @@ class FakeClock:
         return self.now
 
 
-def test_a_renamed_file_still_being_written_is_followed_until_it_goes_quiet(log_file: Path) -> None:
+def test_a_renamed_file_still_being_written_keeps_its_partial_line_until_it_goes_quiet(log_file: Path) -> None:
     clock = FakeClock()
     sink = RecordingSink()
     tail = FileTail(log_file, "kong", sink, rotation_grace=1.0, clock=clock)
@@ -202,32 +210,31 @@ def test_a_renamed_file_still_being_written_is_followed_until_it_goes_quiet(log_
     log_file.write_bytes(b'{"n":4}\n')
     append(rotated, b'{"n":2}\n{"n":')  # the logger has not reopened its path yet
     tail.poll_once()
+    assert sink.records == [b'{"n":1}', b'{"n":2}', b'{"n":4}']
     clock.now = 0.5
-    append(rotated, b'3}\n')
+    append(rotated, b'3}')
     tail.poll_once()
-    clock.now = 1.25  # quiet for 0.75 s only
+    clock.now = 1.25  # quiet for 0.75 s only: the writer may still finish the line
     tail.poll_once()
-    assert sink.records == [b'{"n":1}', b'{"n":2}', b'{"n":3}']
+    assert sink.records == [b'{"n":1}', b'{"n":2}', b'{"n":4}']
     clock.now = 1.5
     tail.poll_once()
-    assert sink.records == [b'{"n":1}', b'{"n":2}', b'{"n":3}', b'{"n":4}']
+    assert sink.records == [b'{"n":1}', b'{"n":2}', b'{"n":4}', b'{"n":3}']
 
 
-def test_a_rotated_file_that_never_stops_growing_is_left_after_the_longest_wait(log_file: Path) -> None:
-    clock = FakeClock()
+def test_a_rotated_file_that_never_stops_growing_is_read_alongside_the_new_one(log_file: Path) -> None:
     sink = RecordingSink()
-    tail = FileTail(log_file, "kong", sink, rotation_grace=1.0, clock=clock)
+    tail = FileTail(log_file, "kong", sink, rotation_grace=1.0, clock=FakeClock())
     tail.poll_once()
     rotated = log_file.with_name("gateway.jsonl.1")
     log_file.rename(rotated)
     log_file.write_bytes(b'{"n":999}\n')
     for step in range(61):
-        clock.now = step * 0.5
         append(rotated, b'{"n":%d}\n' % step)
+        append(log_file, b'{"n":%d}\n' % (1000 + step))
         tail.poll_once()
-    assert sink.records[-1] == b'{"n":999}'
-    assert len(sink.records) == 62  # 0..60 from the rotated file, then the new file's line
-    assert tail_module.MAX_ROTATION_WAIT == 30.0
+    expected = {b'{"n":%d}' % n for n in [*range(61), *range(999, 1061)]}
+    assert sorted(sink.records) == sorted(expected)
 
 
 def test_truncation_starts_again_at_offset_zero(log_file: Path) -> None:
@@ -360,17 +367,147 @@ def test_a_file_rewritten_in_place_while_down_is_read_from_the_start(log_file: P
     assert sink.records == [b'{"n":1}', b'{"n":7}', b'{"n":8}']
 
 
+@pytest.mark.parametrize("rotations", [
+    ["rename", "rename", "rename"],
+    ["copytruncate", "copytruncate", "copytruncate"],
+    ["copytruncate", "rename", "copytruncate", "rename"],
+])
+@pytest.mark.parametrize("stopped", [False, True], ids=["between-polls", "while-stopped"])
+def test_several_rotations_at_once_are_all_drained_in_order(
+    log_file: Path, rotations: list[str], stopped: bool
+) -> None:
+    sink = RecordingSink()
+    gaps: list[str] = []
+    tail = FileTail(log_file, "kong", sink, rotation_grace=0, on_gap=gaps.append)
+    append(log_file, b'{"n":0}\n')
+    tail.poll_once()
+    written = 1
+    for kind in rotations:
+        append(log_file, b'{"n":%d}\n' % written)  # unread when the rotation comes
+        written += 1
+        rotation.ROTATIONS[kind](log_file)
+        append(log_file, b'{"n":%d}\n' % written)
+        written += 1
+    if stopped:
+        tail = FileTail(log_file, "kong", sink, rotation_grace=0, on_gap=gaps.append)
+    tail.poll_once()
+    assert sink.records == [b'{"n":%d}' % n for n in range(written)]
+    assert gaps == []
+
+
+def test_a_file_truncated_refilled_and_renamed_while_stopped_is_read_with_every_later_file(
+    log_file: Path,
+) -> None:
+    sink = RecordingSink()
+    gaps: list[str] = []
+    FileTail(log_file, "kong", sink, on_gap=gaps.append).poll_once()
+    append(log_file, b'{"n":1}\n')
+    FileTail(log_file, "kong", sink, on_gap=gaps.append).poll_once()
+    append(log_file, b'{"n":2}\n')
+    rotation.copytruncate(log_file)  # the copy keeps n=2
+    append(log_file, b'{"n":3}\n')  # refilled in place
+    rotation.rename(log_file)  # then renamed: the truncated inode is now .1, the copy .2
+    append(log_file, b'{"n":4}\n')
+    rotation.rename(log_file)
+    append(log_file, b'{"n":5}\n')
+    FileTail(log_file, "kong", sink, rotation_grace=0, on_gap=gaps.append).poll_once()
+    assert sink.records == [b'{"n":%d}' % n for n in range(1, 6)]
+    assert gaps == []
+
+
+def test_a_truncation_with_no_copy_left_is_counted_as_a_gap(log_file: Path) -> None:
+    sink = RecordingSink()
+    gaps: list[str] = []
+    tail = FileTail(log_file, "kong", sink, on_gap=gaps.append)
+    append(log_file, b'{"n":1}\n')
+    tail.poll_once()
+    os.truncate(log_file, 0)
+    append(log_file, b'{"n":2}\n{"n":3}\n')
+    tail.poll_once()
+    assert sink.records == [b'{"n":1}', b'{"n":2}', b'{"n":3}']
+    assert gaps == ["truncated"]
+
+
+def test_a_file_deleted_before_it_was_read_to_its_end_is_counted_as_a_gap(log_file: Path) -> None:
+    sink = RecordingSink()
+    gaps: list[str] = []
+    tail = FileTail(log_file, "kong", sink, on_gap=gaps.append)
+    append(log_file, b'{"n":1}\n')
+    tail.poll_once()
+    rotation.rename(log_file)
+    append(log_file, b'{"n":2}\n')
+    tail.poll_once()  # .1 read to its end: its deletion later costs nothing
+    log_file.with_name("gateway.jsonl.1").unlink()
+    tail.poll_once()
+    assert gaps == []
+    log_file.unlink()  # the file being written, gone: what was added since the last poll is unknown
+    log_file.write_bytes(b'{"n":3}\n')
+    tail.poll_once()
+    assert sink.records == [b'{"n":1}', b'{"n":2}', b'{"n":3}']
+    assert gaps == ["missing"]
+
+
+def test_a_damaged_stored_position_is_counted_and_the_file_read_from_its_start(log_file: Path) -> None:
+    sink = RecordingSink()
+    gaps: list[str] = []
+    tail = FileTail(log_file, "kong", sink, on_gap=gaps.append)
+    append(log_file, b'{"n":1}\n')
+    sink.positions[tail.key] = {"version": 2, "files": [[1, 2, -5, 0, "x", 0, 0]]}
+    tail.poll_once()
+    assert sink.records == [b'{"n":1}']
+    assert gaps == ["position_unreadable"]
+
+
+def test_rotated_files_already_there_at_the_first_run_are_history_and_not_read(log_file: Path) -> None:
+    append(log_file, b'{"n":1}\n')
+    rotation.rename(log_file)
+    append(log_file, b'{"n":2}\n')
+    sink = RecordingSink()
+    tail = FileTail(log_file, "kong", sink)
+    tail.poll_once()
+    rotation.rename(log_file)
+    append(log_file, b'{"n":3}\n')
+    tail.poll_once()
+    assert sink.records == [b'{"n":2}', b'{"n":3}']
+
+
+def test_a_compressed_rotated_file_is_not_read(log_file: Path) -> None:
+    sink = RecordingSink()
+    tail = FileTail(log_file, "kong", sink)
+    tail.poll_once()
+    log_file.with_name("gateway.jsonl.2.gz").write_bytes(b'{"n":"compressed"}\n')
+    append(log_file, b'{"n":1}\n')
+    tail.poll_once()
+    assert sink.records == [b'{"n":1}']
+
+
 @pytest.mark.parametrize(
     "value",
-    [None, "x", [1, 2, 3], [1, 2, 3, 4, 5], [1, 2, -3, 0, "ab"], (1, 2, 3, 0, 7)],
+    [
+        None, "x", [1, 2, 3], [1, 2, 3, 4, 5], [1, 2, -3, 0, "ab"], (1, 2, 3, 0, 7),
+        [1, 2, 3, 9, "ab"],  # a fingerprint longer than what was read
+        {"version": 2}, {"version": 2, "files": [[1, 2, 3]]}, {"version": 3, "files": []},
+        {"version": 2, "files": [[1, 2, 3, 0, "ab", 0, 2]]}, {"version": 2, "files": [[1, 2, 3, 0, "ab", True, 0]]},
+    ],
 )
-def test_a_stored_position_of_an_unexpected_shape_is_ignored(value: Any) -> None:
-    assert Position.decode(value) is None
+def test_a_stored_position_of_an_unexpected_shape_is_refused(value: Any) -> None:
+    assert decode_position(value) is None
 
 
 def test_a_position_survives_its_encoding() -> None:
-    position = Position(66306, 1234567, 4096, 1024, "00ff" * 8)
-    assert Position.decode(position.encode()) == position
+    checkpoints = [Checkpoint(66306, 1234567, 4096, 1024, "00ff" * 8, 3, True),
+                   Checkpoint(66306, 1234568, 10, 10, "ab" * 16, 4, False)]
+    assert decode_position(encode_position(checkpoints)) == checkpoints
+
+
+def test_a_position_stored_by_the_previous_version_is_resumed(log_file: Path) -> None:
+    append(log_file, b'{"n":1}\n{"n":2}\n')
+    info = os.stat(log_file)
+    sink = RecordingSink(positions={})
+    tail = FileTail(log_file, "kong", sink)
+    sink.positions[tail.key] = [info.st_dev, info.st_ino, 8, 8, digest(b'{"n":1}\n')]
+    tail.poll_once()
+    assert sink.records == [b'{"n":2}']
 
 
 def test_the_thread_follows_the_file_until_stopped(log_file: Path) -> None:
@@ -403,9 +540,10 @@ def test_every_line_is_handed_over_exactly_once_across_crashes_and_rotations(
 
     sink = RecordingSink()
     opened: list[FileTail] = []
+    gaps: list[str] = []
 
     def follow() -> FileTail:
-        opened.append(FileTail(path, "kong", sink, batch_lines=3, rotation_grace=0))
+        opened.append(FileTail(path, "kong", sink, batch_lines=3, rotation_grace=0, on_gap=gaps.append))
         return opened[-1]
 
     try:
@@ -414,37 +552,41 @@ def test_every_line_is_handed_over_exactly_once_across_crashes_and_rotations(
         for each in opened:
             each.close()
     assert sink.records == lines
+    assert gaps == []
 
 
 def _replay(path: Path, chunks: list[bytes], data: st.DataObject, sink: RecordingSink,
             follow: Callable[[], FileTail]) -> None:
     tail: FileTail | None = follow()
+    # The first run starts following before the writer starts, and snapshots that.
+    tail.poll_once()
+    sink.snapshot()
     written = b""
     rotations = 0
-    # The tail promises to follow one rotation between snapshots: the next rotation waits until
-    # a poll has read the file and a snapshot has stored that (as at start-up).
-    rotation_settled = False
-    polled_since_rotation = False
     for chunk in chunks:
         append(path, chunk)
         written += chunk
-        for op in data.draw(st.lists(st.sampled_from(["poll", "snapshot", "crash", "rotate"]), max_size=4)):
+        ops = st.sampled_from(["poll", "snapshot", "crash", "rotate", "copytruncate"])
+        for op in data.draw(st.lists(ops, max_size=4)):
             if op == "poll":
                 tail = tail or follow()
                 tail.poll_once()
-                polled_since_rotation = True
             elif op == "snapshot":
                 sink.snapshot()
-                rotation_settled = rotation_settled or polled_since_rotation
             elif op == "crash":
                 if tail is not None:
                     tail.close()
                 tail = None
                 sink.crash()
-                polled_since_rotation = polled_since_rotation and rotation_settled
-            elif op == "rotate" and rotation_settled and written.endswith(b"\n"):
+            elif op in ("rotate", "copytruncate") and written.endswith(b"\n"):
+                # Any number and mix of rotations between polls and snapshots, newest first.
                 rotations += 1
-                path.rename(path.with_name(f"gateway.jsonl.{rotations}"))
-                path.write_bytes(b"")
-                rotation_settled = polled_since_rotation = False
+                for n in range(rotations - 1, 0, -1):
+                    path.with_name(f"gateway.jsonl.{n}").rename(path.with_name(f"gateway.jsonl.{n + 1}"))
+                if op == "rotate":
+                    path.rename(path.with_name("gateway.jsonl.1"))
+                    path.write_bytes(b"")
+                else:
+                    shutil.copyfile(path, path.with_name("gateway.jsonl.1"))
+                    os.truncate(path, 0)
     (tail or follow()).poll_once()

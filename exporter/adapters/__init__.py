@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from exporter.adapters import events, kong, litellm, otel
 from exporter.adapters._common import ENTITY_TYPES, Adapter
 from exporter.fields import FORMATS, OTEL
+from exporter.surrogates import tolerant
 
 __all__ = ["ENTITY_TYPES", "Adapter", "build_adapter"]
 
@@ -26,4 +27,6 @@ def build_adapter(fmt: str, attribute_paths: Iterable[str]) -> Adapter:
     builder = _BUILDERS.get(fmt)
     if builder is None:
         raise ValueError(f"unknown record format {fmt!r}: expected one of {', '.join(_BUILDERS)}")
-    return builder(frozenset(attribute_paths))
+    adapter = builder(frozenset(attribute_paths))
+    # Spans arrive decoded (protobuf or OTLP/JSON), never as JSON text with escapes to retry.
+    return adapter if fmt == OTEL else tolerant(adapter)

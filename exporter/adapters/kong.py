@@ -1,8 +1,10 @@
 """Kong AI Gateway log entry (http-log / file-log plugins, with the ``ai`` section) -> GatewayEvent.
 
-Kong measures time in milliseconds; the event carries seconds. The AI section is ``ai.proxy``
-today and ``ai["ai-proxy"]`` in older releases; guardrail plugins log beside the usage, under
-the proxy section (current releases) or directly under ``ai``.
+Kong measures time in milliseconds; the event carries seconds. Where the AI section sits moved
+with Kong's releases (docs/support-kong.md has every release's shape and the Kong file it follows):
+``ai.usage`` / ``ai.meta`` in 3.6, ``ai["ai-proxy"]`` (or the plugin's own name) in 3.7 and 3.8,
+``ai.proxy`` from 3.9. Guardrail plugins log beside the usage, under the proxy section (current
+releases) or directly under ``ai``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ from exporter.event import GatewayEvent, GuardrailEvaluation, Rejection
 class _Usage(Decoded):
     prompt_tokens: Count | None = None
     completion_tokens: Count | None = None
+    prompt_token: Count | None = None  # 3.7's name
+    completion_token: Count | None = None  # 3.7's name
+    input_tokens: Count | None = None  # non-text requests (images, audio), 3.11+
+    output_tokens: Count | None = None
     prompt_tokens_details: PromptTokensDetails | None = None
     completion_tokens_details: CompletionTokensDetails | None = None
     cost: Amount | None = None
@@ -45,7 +51,7 @@ class _Meta(Decoded):
     request_model: str | None = None
     response_model: str | None = None
     provider_name: str | None = None
-    request_mode: str | None = None  # "oneshot" or "stream"
+    request_mode: str | None = None  # "oneshot", "stream" or "realtime" (3.12+)
     route_type: str | None = None  # "llm/v1/chat", ...
     llm_latency: Amount | None = None  # ms; missing on cache hits
 
@@ -55,12 +61,16 @@ class _Cache(Decoded):
 
 
 class _Guard(Decoded):
-    """lakera-guard / aws-guardrails: which stages ran, and whether each blocked.
+    """A guard plugin's log block (lakera-guard, aws-guardrails, gcp-model-armor,
+    azure-content-safety, custom-guardrail): which stages ran, and whether each blocked or masked.
 
     Only presence matters for the rest, so it stays unparsed (the faulty_* fields hold the
     blocked prompt or response itself).
     """
 
+    mode: Any = None  # "INPUT", "OUTPUT" or "BOTH" (3.14+)
+    input_masked: Any = None
+    output_masked: Any = None
     input_block_reason: Any = None
     input_processing_latency: msgspec.Raw = ABSENT
     input_request_uuid: msgspec.Raw = ABSENT
@@ -73,8 +83,11 @@ class _Guard(Decoded):
     output_faulty_response: msgspec.Raw = ABSENT
 
     def ran_on_input(self) -> bool:
+        if self.mode == "OUTPUT":
+            return False
         return bool(
             self.input_block_reason is not None
+            or self.input_masked is not None
             or self.input_processing_latency
             or self.input_request_uuid
             or self.input_block_detail
@@ -82,8 +95,11 @@ class _Guard(Decoded):
         )
 
     def ran_on_output(self) -> bool:
+        if self.mode == "INPUT":
+            return False
         return bool(
             self.output_block_reason is not None
+            or self.output_masked is not None
             or self.output_processing_latency
             or self.output_request_uuid
             or self.output_block_detail
@@ -104,6 +120,9 @@ class _Sanitizer(Decoded):
 class _Guards(Decoded):
     lakera_guard: _Guard | None = msgspec.field(default=None, name="lakera-guard")
     aws_guardrails: _Guard | None = msgspec.field(default=None, name="aws-guardrails")
+    gcp_model_armor: _Guard | None = msgspec.field(default=None, name="gcp-model-armor")
+    azure_content_safety: _Guard | None = msgspec.field(default=None, name="azure-content-safety")
+    custom_guardrail: _Guard | None = msgspec.field(default=None, name="custom-guardrail")
     sanitizer: _Sanitizer | None = None
 
 
@@ -113,10 +132,15 @@ class _Proxy(_Guards):
     cache: _Cache | None = None
 
 
-class _AI(_Guards):
+class _AI(_Proxy):
+    """The ``ai`` section. Its own usage and meta are 3.6's shape, before each plugin had a key."""
+
     proxy: _Proxy | None = None
     ai_proxy: _Proxy | None = msgspec.field(default=None, name="ai-proxy")
     ai_proxy_advanced: _Proxy | None = msgspec.field(default=None, name="ai-proxy-advanced")
+    # Their own LLM call, counted when no proxy section is logged (the proxied call comes first).
+    request_transformer: _Proxy | None = msgspec.field(default=None, name="ai-request-transformer")
+    response_transformer: _Proxy | None = msgspec.field(default=None, name="ai-response-transformer")
 
 
 class _Request(Decoded):
@@ -126,8 +150,13 @@ class _Request(Decoded):
     headers: msgspec.Raw = ABSENT
 
 
+class _ResponseHeaders(Decoded):
+    content_type: Any = msgspec.field(default=None, name="content-type")
+
+
 class _Response(Decoded):
     status: int | None = None
+    headers: _ResponseHeaders | None = None
 
 
 class _Latencies(Decoded):
@@ -147,7 +176,10 @@ class _Named(Decoded):
 class _Entry(Decoded):
     request: _Request | None = None
     response: _Response | None = None
-    upstream_status: int | str | None = None  # nginx gives "502, 200" after a retry
+    upstream_uri: str | None = None
+    # An integer behind ai-proxy's buffered proxying (3.8+), else nginx's string ("" when Kong
+    # answered itself, "502, 200" after a retry).
+    upstream_status: int | str | None = None
     started_at: Amount | None = None  # ms
     latencies: _Latencies | None = None
     workspace_name: Any = None
@@ -159,6 +191,10 @@ class _Entry(Decoded):
     ai: _AI | None = None
 
 
+_NO_SECTION = (
+    "no AI section: expected `ai.proxy`, `ai.ai-proxy`, `ai.ai-proxy-advanced`, `ai.usage` or an "
+    "ai-request/response-transformer section (Kong writes none for a request its AI plugins did not answer)"
+)
 _NO_REQUEST = _Request()
 _NO_USAGE = _Usage()
 _NO_META = _Meta()
@@ -177,19 +213,55 @@ _SECRET_HEADERS = frozenset(
 _CONSUMER_FIELDS = ("username", "id", "custom_id")
 
 
-def _operation(meta: _Meta, uri: str | None) -> str:
+def _path_operation(uri: str | None) -> str | None:
+    """The operation a route path or a provider path (ai-proxy's upstream_uri) names, if any."""
+    if not uri:
+        return None
+    if "/embeddings" in uri:
+        return "embeddings"
+    if (
+        "/chat" in uri
+        or "/messages" in uri
+        or "/responses" in uri
+        or "enerateContent" in uri  # Gemini's :generateContent and :streamGenerateContent
+        or "/converse" in uri  # Bedrock
+    ):
+        return "chat"
+    if "/completions" in uri:
+        return "text_completion"
+    return None
+
+
+def _operation(meta: _Meta, uri: str | None, upstream_uri: str | None) -> str:
     if meta.route_type is not None:
         op = _ROUTE_TYPES.get(meta.route_type)
         if op is not None:
             return op
-    uri = uri or ""
-    if "/embeddings" in uri:
-        return "embeddings"
-    if "/chat/completions" in uri or "/messages" in uri or "/responses" in uri:
-        return "chat"
-    if "/completions" in uri:
-        return "text_completion"
+    op = _path_operation(uri) or _path_operation(upstream_uri)
+    if op is not None:
+        return op
     return "chat" if meta.request_mode else "other"
+
+
+# Kong's name for a model or provider it never resolved (3.9+): none.
+_UNRESOLVED = "UNSPECIFIED"
+
+
+def _older_section(ai: _AI) -> tuple[_Proxy | None, bool]:
+    """Without a proxy section: 3.6's flat one, else a transformer's own call (and True)."""
+    if ai.usage is not None or ai.meta is not None:
+        return ai, False
+    transformer = ai.request_transformer or ai.response_transformer
+    return transformer, transformer is not None
+
+
+def _is_event_stream(response: _Response | None) -> bool:
+    if response is None or response.headers is None:
+        return False
+    value = response.headers.content_type
+    if value.__class__ is list:
+        value = value[0] if value else None
+    return value.__class__ is str and value.startswith("text/event-stream")
 
 
 def _upstream_status(value: int | str | None) -> int:
@@ -223,20 +295,30 @@ def _group_name(entry: _Entry) -> str | None:
     return name if name.__class__ is str and name else None
 
 
+def _verdict(masked: Any, block_reason: Any) -> str:
+    # Masking is logged beside an empty or filled block reason: the content went on, masked.
+    if masked is True:
+        return "masked"
+    return "blocked" if block_reason else "passed"
+
+
 def _guardrails(ai: _AI, proxy: _Proxy) -> tuple[tuple[GuardrailEvaluation, ...], dict[str, int]]:
     evaluations = []
     entities: dict[str, int] = {}
     for name, guard in (
         ("lakera-guard", proxy.lakera_guard or ai.lakera_guard),
         ("aws-guardrails", proxy.aws_guardrails or ai.aws_guardrails),
+        ("gcp-model-armor", proxy.gcp_model_armor or ai.gcp_model_armor),
+        ("azure-content-safety", proxy.azure_content_safety or ai.azure_content_safety),
+        ("custom-guardrail", proxy.custom_guardrail or ai.custom_guardrail),
     ):
         if guard is None:
             continue
         if guard.ran_on_input():
-            result = "blocked" if guard.input_block_reason else "passed"
+            result = _verdict(guard.input_masked, guard.input_block_reason)
             evaluations.append(GuardrailEvaluation(name=name, stage="input", result=result))
         if guard.ran_on_output():
-            result = "blocked" if guard.output_block_reason else "passed"
+            result = _verdict(guard.output_masked, guard.output_block_reason)
             evaluations.append(GuardrailEvaluation(name=name, stage="output", result=result))
     sanitizer = proxy.sanitizer or ai.sanitizer
     if sanitizer is not None:
@@ -283,13 +365,24 @@ def build(paths: frozenset[str]) -> Adapter:
         try:
             entry = decode(data)
             ai = entry.ai
-            proxy = (ai.proxy or ai.ai_proxy or ai.ai_proxy_advanced) if ai is not None else None
+            if ai is None:
+                raise RecordError(_NO_SECTION)
+            proxy = ai.proxy or ai.ai_proxy or ai.ai_proxy_advanced
+            transformer = False
             if proxy is None:
-                raise RecordError("no ai.proxy section: not an AI Gateway log entry")
+                proxy, transformer = _older_section(ai)
+                if proxy is None:
+                    raise RecordError(_NO_SECTION)
             meta = proxy.meta or _NO_META
-            model = meta.request_model or meta.response_model
+            model = meta.request_model
+            if not model or model == _UNRESOLVED:
+                model = meta.response_model
+                if model == _UNRESOLVED:
+                    model = None
             if not model:
-                raise RecordError("no model: expected ai.proxy.meta.request_model or response_model")
+                raise RecordError(
+                    "no model: expected ai.proxy.meta.request_model or response_model (`UNSPECIFIED` is none)"
+                )
             started_at = entry.started_at
             if started_at is None:
                 raise RecordError("no start time: expected unix milliseconds at `$.started_at`")
@@ -307,9 +400,15 @@ def build(paths: frozenset[str]) -> Adapter:
             if (
                 proxy.lakera_guard is None
                 and proxy.aws_guardrails is None
+                and proxy.gcp_model_armor is None
+                and proxy.azure_content_safety is None
+                and proxy.custom_guardrail is None
                 and proxy.sanitizer is None
                 and ai.lakera_guard is None
                 and ai.aws_guardrails is None
+                and ai.gcp_model_armor is None
+                and ai.azure_content_safety is None
+                and ai.custom_guardrail is None
                 and ai.sanitizer is None
             ):
                 guardrails: tuple[GuardrailEvaluation, ...] = ()
@@ -322,8 +421,14 @@ def build(paths: frozenset[str]) -> Adapter:
             else:
                 outcome = _failure_outcome(status, upstream, any(g.result == "blocked" for g in guardrails))
 
-            input_tokens = usage.prompt_tokens or 0
-            output_tokens = usage.completion_tokens or 0
+            input_tokens = usage.prompt_tokens
+            if input_tokens is None:
+                input_tokens = usage.prompt_token if usage.prompt_token is not None else usage.input_tokens or 0
+            output_tokens = usage.completion_tokens
+            if output_tokens is None:
+                output_tokens = (
+                    usage.completion_token if usage.completion_token is not None else usage.output_tokens or 0
+                )
             cached = reasoning = 0
             if usage.prompt_tokens_details is not None:
                 # More cached than input is drift between counters, not an error.
@@ -331,9 +436,17 @@ def build(paths: frozenset[str]) -> Adapter:
             if usage.completion_tokens_details is not None:
                 reasoning = min(usage.completion_tokens_details.reasoning_tokens or 0, output_tokens)
 
-            latency = meta.llm_latency
-            if latency is None and entry.latencies is not None:
-                latency = entry.latencies.request  # cache hits have no LLM latency
+            streaming = meta.request_mode == "stream" or (
+                meta.request_mode is None and _is_event_stream(entry.response)
+            )
+            whole = entry.latencies.request if entry.latencies is not None else None
+            # A stream lasts until its last chunk: Kong's whole request (3.9 stops llm_latency at the
+            # upstream's headers). Elsewhere the provider's time, or the whole request where Kong
+            # logs none (before 3.8, cache hits, requests a guard stopped).
+            if streaming and whole is not None:
+                latency = whole
+            else:
+                latency = meta.llm_latency if meta.llm_latency is not None else whole
             ttft = usage.time_to_first_token
             cache_status = proxy.cache.cache_status if proxy.cache is not None else None
 
@@ -365,6 +478,8 @@ def build(paths: frozenset[str]) -> Adapter:
                         if value.__class__ is str and value:
                             attributes[path] = value
 
+            provider = meta.provider_name
+            provider = "unknown" if not provider or provider == _UNRESOLVED else provider.lower()
             ident = request.id
             if ident is not None and ident.__class__ is not str:
                 ident = str(ident)
@@ -373,11 +488,11 @@ def build(paths: frozenset[str]) -> Adapter:
                 started_at / 1000,  # timestamp
                 attributes,  # attributes
                 model,  # model
-                (meta.provider_name or "unknown").lower(),  # provider
-                _operation(meta, request.uri),  # operation
+                provider,  # provider
+                "chat" if transformer else _operation(meta, request.uri, entry.upstream_uri),  # operation
                 outcome,  # outcome
                 cache_status is not None and cache_status.lower() == "hit",  # cache_hit
-                meta.request_mode == "stream",  # streaming
+                streaming,  # streaming
                 input_tokens,  # input_tokens
                 output_tokens,  # output_tokens
                 cached,  # cached_input_tokens

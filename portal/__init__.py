@@ -1,0 +1,1 @@
+"""The developer portal: an MkDocs (Material) site and Backstage catalog entities, from the spec."""
