@@ -39,6 +39,10 @@ PROCESSORS = ("memory_limiter", "batch")
 GENAI_FILTER = "filter/genai_model_calls"
 GENAI_NO_CONTENT = "transform/genai_no_content"
 GATEWATCH_EXPORTER = "otlphttp/gatewatch"
+GENAI_BATCH = "batch/gatewatch"
+# Spans per request to the exporter: well inside its ingest limits (10 MiB decompressed, 10,000
+# records by default) even for spans of a few KiB each.
+GENAI_BATCH_MAX_SPANS = 2048
 TRACING_EXPORTER = "otlphttp/tracing"
 # Attributes that hold message content, tool-call arguments and results, in every convention
 # release (gen_ai.prompt.N.*, gen_ai.completion.N.* are OpenLLMetry's): the exporter never reads
@@ -121,6 +125,7 @@ def _alternatives(names: Any) -> str:
 def _add_genai_traces(config: dict[str, Any], traces: GenAiTraces) -> None:
     processors = config["processors"]
     processors[GENAI_FILTER] = {"error_mode": "ignore", "traces": {"span": model_call_conditions()}}
+    processors[GENAI_BATCH] = {"timeout": "5s", "send_batch_size": 1024, "send_batch_max_size": GENAI_BATCH_MAX_SPANS}
     processors[GENAI_NO_CONTENT] = {
         "error_mode": "ignore",
         "trace_statements": [
@@ -135,7 +140,7 @@ def _add_genai_traces(config: dict[str, Any], traces: GenAiTraces) -> None:
     pipelines = config["service"]["pipelines"]
     pipelines["traces/gatewatch"] = {
         "receivers": [RECEIVER],
-        "processors": ["memory_limiter", GENAI_FILTER, GENAI_NO_CONTENT, "batch"],
+        "processors": ["memory_limiter", GENAI_FILTER, GENAI_NO_CONTENT, GENAI_BATCH],
         "exporters": [GATEWATCH_EXPORTER],
     }
     if traces.tracing_endpoint is not None:

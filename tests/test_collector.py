@@ -185,7 +185,7 @@ def test_genai_spans_go_through_the_model_call_filter_and_the_content_stripper_t
     pipelines = doc["service"]["pipelines"]
     assert pipelines["traces/gatewatch"] == {
         "receivers": ["otlp"],
-        "processors": ["memory_limiter", "filter/genai_model_calls", "transform/genai_no_content", "batch"],
+        "processors": ["memory_limiter", "filter/genai_model_calls", "transform/genai_no_content", "batch/gatewatch"],
         "exporters": ["otlphttp/gatewatch"],
     }
     # The tracing backend keeps whole traces: every span, unfiltered.
@@ -194,6 +194,8 @@ def test_genai_spans_go_through_the_model_call_filter_and_the_content_stripper_t
     used = {kind: {c for p in pipelines.values() for c in p[kind]} for kind in ("receivers", "processors", "exporters")}
     for kind, names in used.items():
         assert set(doc[kind]) == names, kind
+    # Requests to the exporter stay inside its ingest limits.
+    assert doc["processors"]["batch/gatewatch"]["send_batch_max_size"] <= SPEC.ingest.max_records_per_body
     gatewatch = doc["exporters"]["otlphttp/gatewatch"]
     # otlphttp appends /v1/traces to the base URL: the exporter's receiver path.
     assert gatewatch["endpoint"] == "http://gatewatch:9464"
