@@ -349,7 +349,8 @@ class Pipeline:
         model = listed.name if listed is not None else bounds.model(event.model)
         names = bounds.guardrail_names
         guardrails = tuple((bounds.guardrail(names.get(g.name, g.name)), g.stage, g.result) for g in event.guardrails)
-        policy = self._policy.check(who.team, model, who.classification, event.outcome, guardrails)
+        policy = self._policy.check(who.team, model, who.classification, event.outcome, guardrails,
+                                    guardrails_known=fmt != OTEL)
         key = (who.team, who.app, model, bounds.provider(event.provider), bounds.operation(event.operation),
                event.outcome, "hit" if event.cache_hit else "miss")
         entity_names = tuple(bounds.entity(name) for name in event.sensitive_entities)

@@ -216,3 +216,20 @@ def test_metrics_answer_is_unchanged_by_a_json_roundtrip_of_the_same_spans(expor
     assert post_traces(exporter.url, json.dumps(document).encode(), JSON)[0] == 200
     # Same trace and span id: the JSON copy is a duplicate of the protobuf one.
     assert requests_for(exporter, "otlp-same") == 1
+
+
+def test_spans_say_nothing_of_guardrails_so_no_bypass_is_charged_but_model_policy_applies(exporter: Exporter) -> None:
+    # search requires lakera-prompt-injection (ops.yaml); a span cannot say whether it ran.
+    policy = catalog.POLICY_VIOLATIONS.name
+    before = exporter.scrape()
+    approved = chat("gpt-4o", **{"gatewatch.team": "search"})
+    unapproved = chat("claude-haiku-3-5", **{"gatewatch.team": "search"})
+    body = export_request([span(approved), span(unapproved)], RESOURCE).SerializeToString()
+    assert post_traces(exporter.url, body)[0] == 200
+    after = exporter.scrape()
+    assert total(after, policy, team="search", policy="guardrail_bypass") == total(
+        before, policy, team="search", policy="guardrail_bypass")
+    assert total(after, catalog.GUARDRAIL_EVALUATIONS.name, team="search", result="not_run") == total(
+        before, catalog.GUARDRAIL_EVALUATIONS.name, team="search", result="not_run")
+    assert total(after, policy, team="search", policy="unapproved_model") == total(
+        before, policy, team="search", policy="unapproved_model") + 1
