@@ -4,8 +4,8 @@ Each producer (tests/support/producers.py: the official openai-v2 instrumentatio
 today and a year ago) instruments the ``openai`` SDK calling a fake upstream on loopback and
 exports its spans with the SDK's own OTLP exporter, protobuf and, where the SDK has one, JSON.
 The truth is what the fake upstream served, tallied here the plain way; every figure on
-/metrics must equal it. A canary planted in every prompt must reach no label, log line or
-state file.
+/metrics must equal it. A canary planted in every prompt must reach no label, log line, state
+file or audit line.
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ def test_a_real_producer_s_spans_give_exactly_what_the_upstream_served(
     tmp_path: Path, spec: Spec, producer: Producer, encoding: str
 ) -> None:
     upstream = fake_openai.start()
-    state = tmp_path / "state"
-    exporter = start_exporter(tmp_path, "--state-dir", state)
+    state, audit = tmp_path / "state", tmp_path / "audit"
+    exporter = start_exporter(tmp_path, "--state-dir", state, "--audit-dir", audit)
     spans_file = tmp_path / "spans.json"
     try:
         run_app(producer, upstream=upstream.url, endpoint=exporter.url, spans_out=spans_file,
@@ -135,6 +135,8 @@ def test_a_real_producer_s_spans_give_exactly_what_the_upstream_served(
     assert any(s["carries_canary"] for s in spans)
     assert CANARY not in text
     assert "jane.doe" not in exporter.log()
-    for path in state.rglob("*"):
+    # o3 is not approved for support: its calls are audit lines, so the trail is not empty.
+    assert any(path.is_file() and path.stat().st_size for path in audit.rglob("*"))
+    for path in [*state.rglob("*"), *audit.rglob("*")]:
         if path.is_file():
             assert b"jane.doe" not in path.read_bytes(), path
