@@ -27,9 +27,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from exporter import catalog, otlp_json, otlp_metrics
-from exporter.adapters.otel import SpanRecord, read_attributes
+from exporter.adapters.otel import RESOURCE_PREFIX, SpanRecord, read_attributes
 from exporter.fields import OTEL
-from exporter.spec import Spec
+from exporter.spec import FormatAttribution, Spec
 
 SOURCE = "otlp"
 TRACES = "traces"
@@ -149,14 +149,14 @@ def receive_traces(pipeline: OtlpPipeline, body: bytes, encoding: str) -> Reply:
     except MalformedRequestError as err:
         return malformed(pipeline, TRACES, str(err), encoding)
     spec = pipeline.spec
-    resource_paths = _resource_paths(spec)
+    resource_keys = _resource_keys(spec) | {SERVICE_NAME}
     records: list[SpanRecord] = []
     ignored = 0
     for resource_spans in request.resource_spans:
-        resource = read_attributes(resource_spans.resource.attributes, resource_paths | {SERVICE_NAME})
+        resource = read_attributes(resource_spans.resource.attributes, resource_keys)
         service = resource.get(SERVICE_NAME)
         service = service if isinstance(service, str) else ""
-        kept = {f"resource.{k}": v for k, v in resource.items() if isinstance(v, str) and v}
+        kept = {RESOURCE_PREFIX + k: v for k, v in resource.items() if isinstance(v, str) and v}
         for scope_spans in resource_spans.scope_spans:
             spans = scope_spans.spans
             if spec.otlp.signal(service, scope_spans.scope.name) != "spans":
@@ -208,22 +208,13 @@ def receive_metrics(pipeline: OtlpPipeline, body: bytes, encoding: str, streams:
 
 
 def _attribution_paths(spec: Spec) -> frozenset[str]:
-    rule = spec.attribution.get(OTEL, _NO_RULE)
+    """The attribute paths (``resource.<key>``, ``span.<key>``) the spec's rules read for OTel."""
+    rule = spec.attribution.get(OTEL, FormatAttribution())
     return frozenset((*rule.team, *rule.app, *spec.classification.sources.get(OTEL, ())))
 
 
-def _resource_paths(spec: Spec) -> frozenset[str]:
-    rules = [*spec.attribution.get(OTEL, _NO_RULE).team, *spec.attribution.get(OTEL, _NO_RULE).app,
-             *spec.classification.sources.get(OTEL, ())]
-    return frozenset(p.removeprefix("resource.") for p in rules if p.startswith("resource."))
-
-
-class _NoRule:
-    team: tuple[str, ...] = ()
-    app: tuple[str, ...] = ()
-
-
-_NO_RULE = _NoRule()
+def _resource_keys(spec: Spec) -> frozenset[str]:
+    return frozenset(p.removeprefix(RESOURCE_PREFIX) for p in _attribution_paths(spec) if p.startswith(RESOURCE_PREFIX))
 
 
 def _summary(rejected: int, errors: tuple[tuple[int, str], ...], item: str = "span") -> str:
