@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from exporter import catalog
 from exporter import spec as spec_model
 from exporter.adapters import build_adapter
-from exporter.adapters.otel import SpanRecord
+from exporter.adapters.otel import READ, SpanRecord
 from exporter.event import GatewayEvent, Rejection
 from exporter.otlp_receiver import JSON, PROTOBUF, MalformedRequestError, decode_traces
 from tests.paths import EXAMPLE_SPEC
@@ -285,3 +285,8 @@ def test_the_first_matching_source_says_which_signal_counts(service: str, scope:
         spec_model.OtlpSource(service="envoy-*", scope="envoy", signal="metrics"),
     ))
     assert otlp.signal(service, scope) == signal
+
+
+def test_the_docs_table_names_every_attribute_the_adapter_reads() -> None:
+    text = (EXAMPLE_SPEC.parent / "docs" / "otlp-in.md").read_text()
+    assert [name for name in sorted(READ) if f"`{name}`" not in text] == []
