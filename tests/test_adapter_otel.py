@@ -63,6 +63,7 @@ NAMES = [
     ({**BASE, "llm.is_streaming": True}, "streaming", True),
     ({**BASE}, "streaming", False),
     ({**BASE, "gen_ai.usage.cost": 0.25}, "reported_cost_usd", 0.25),
+    ({**BASE, "gen_ai.cost.total_cost": 3.12e-05}, "reported_cost_usd", 3.12e-05),
     ({**BASE}, "reported_cost_usd", None),
     ({**BASE, "gen_ai.operation.name": "text_completion"}, "operation", "text_completion"),
     ({**BASE, "gen_ai.operation.name": "embeddings"}, "operation", "embeddings"),

@@ -54,7 +54,8 @@ REASONING_TOKENS = (
 )
 STREAMING = ("gen_ai.request.stream", "gen_ai.is_streaming", "llm.is_streaming")
 TTFT_SECONDS = ("gen_ai.response.time_to_first_chunk", "gen_ai.server.time_to_first_token")
-COST_USD = ("gen_ai.usage.cost",)  # OpenLIT; the conventions define no cost attribute
+# The conventions define no cost attribute: OpenLIT's, and LiteLLM's OpenTelemetry callback's.
+COST_USD = ("gen_ai.usage.cost", "gen_ai.cost.total_cost")
 ERROR_TYPE = ("error.type",)
 HTTP_STATUS = ("http.response.status_code", "http.status_code")
 # Events a producer adds when the first streamed chunk arrives; only their time is read.
