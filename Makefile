@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup tools run test lint check bench drills generate clean
+.PHONY: setup tools conformance run test lint check bench drills generate clean
 
 # The venv is rebuilt when the dependency list changes.
 $(INSTALLED): pyproject.toml
@@ -19,6 +19,13 @@ tools:
 
 setup: $(INSTALLED) tools
 
+# The real gateways the conformance suites run, each pinned release in its own venv under
+# .cache/conformance/ (built once, reused; the suites build a missing one themselves too), and
+# the OpenTelemetry GenAI producers the OTLP tests run (tests/support/producers.py).
+conformance: $(INSTALLED)
+	$(PY) -m tests.conformance.litellm.releases
+	$(PY) -m tests.support.producers
+
 generate: $(INSTALLED)
 	$(PY) generate.py
 
@@ -31,7 +38,7 @@ lint: $(INSTALLED)
 check: $(INSTALLED)
 	$(PY) generate.py --check
 
-test: setup lint check
+test: setup conformance lint check
 	$(PY) -m pytest -q
 
 bench: $(INSTALLED)
@@ -42,4 +49,4 @@ drills: setup
 	$(PY) -m drills
 
 clean:
-	rm -rf $(VENV) .run .pytest_cache .ruff_cache .hypothesis .producers
+	rm -rf $(VENV) .run .pytest_cache .ruff_cache .hypothesis .cache/conformance

@@ -70,6 +70,30 @@ POLICIES = ("unapproved_model", "classification_breach", "guardrail_bypass")
 EVENT_RESULTS = ("accepted", "rejected", "duplicate", "ignored")
 # Why an OTLP request was refused whole (one closed set, the label's values).
 OTLP_REFUSALS = ("malformed", "content_type", "too_large", "unauthorized", "other")
+# What an adapter could not read in a record it still accepted and counted. Closed, so the gap
+# counter stays bounded; every adapter reports with these codes.
+RECORD_GAP_REASONS = (
+    "status_unreadable",  # a failure whose HTTP status no field gives: outcome gateway_error
+    "unknown_error_kind",  # a normalised error code outside ERROR_KINDS: error "other"
+    "unknown_guardrail_status",  # a guardrail verdict this version does not know: not_run
+    "unknown_operation",  # a call type outside the known ones: operation "other"
+    "no_provider",  # no provider named: provider "unknown"
+    "no_duration",  # no end time, or one before the start: no latency observed
+    "attribute_not_string",  # an attribution field of another type: not used
+)
+# Normalised error kinds (LiteLLM's normalized_error codes, lower-cased without their status).
+ERROR_KINDS = (
+    "invalid_request", "invalid_parameter_value", "missing_required_parameter",
+    "context_window_exceeded", "content_policy_violation", "authentication_failed",
+    "permission_denied", "model_access_denied", "resource_not_found", "upstream_timeout",
+    "rate_limit_exceeded", "budget_exceeded", "no_healthy_deployments", "provider_overloaded",
+    "provider_internal_error", "provider_connection_error", "router_no_fallback",
+    "router_fallback_failure", "unsupported_operation", "upstream_passthrough",
+    "internal_state_error", "other",
+)
+# Who refused a rate-limited request, and which limit it hit.
+RATE_LIMIT_SOURCES = ("gateway", "provider")
+RATE_LIMIT_TYPES = ("requests", "tokens", "concurrent_requests", "budget", "max_iterations", "unknown")
 
 # Sentinel label values: visible in every view, never dropped.
 UNASSIGNED = "__unassigned__"
@@ -172,6 +196,35 @@ SPEC_INFO = Metric(
     "genai_spec_info", _G, "",
     ("hash",),
     "Constant 1, labelled with the hash of the spec the exporter runs.",
+)
+REQUEST_ERRORS = Metric(
+    "genai_request_errors_total", _C, "requests",
+    ("team", "provider", "outcome", "error"),
+    "Failed requests by the gateway's normalised error kind (a closed set; unknown kinds are "
+    "\"other\"). Explains an outcome; never sum it with genai_requests_total.",
+)
+RATE_LIMITED = Metric(
+    "genai_rate_limited_requests_total", _C, "requests",
+    ("team", "provider", "source", "limit"),
+    "Requests refused by a rate or budget limit: source gateway (its own limiter, outcome "
+    "quota_exceeded) or provider (a 429, outcome rate_limited), and which limit was hit.",
+)
+GUARDRAIL_SECONDS = Metric(
+    "genai_guardrail_seconds_total", _C, "seconds",
+    ("guardrail", "stage"),
+    "Time guardrails spent on requests, as the gateway measured it. Divided by the evaluations "
+    "that reported a duration (genai_guardrail_timed_evaluations_total) it is the mean latency.",
+)
+GUARDRAIL_TIMED = Metric(
+    "genai_guardrail_timed_evaluations_total", _C, "evaluations",
+    ("guardrail", "stage"),
+    "Guardrail evaluations that reported how long they took: the divisor of genai_guardrail_seconds_total.",
+)
+EXPORTER_RECORD_GAPS = Metric(
+    "genai_exporter_record_gaps_total", _C, "gaps",
+    ("format", "reason"),
+    "Parts of accepted records the adapter could not read, by reason (a closed set). The record "
+    "is still counted; the reason says which figure fell back to a default.",
 )
 EXPORTER_EVENTS = Metric(
     "genai_exporter_events_total", _C, "records",
@@ -326,8 +379,13 @@ CATALOG: tuple[Metric, ...] = (
     TEAM_FIRST_SEEN,
     TEAM_FIRST_SUCCESS,
     SPEC_INFO,
+    REQUEST_ERRORS,
+    RATE_LIMITED,
+    GUARDRAIL_SECONDS,
+    GUARDRAIL_TIMED,
     EXPORTER_EVENTS,
     EXPORTER_OTLP_REFUSED,
+    EXPORTER_RECORD_GAPS,
     EXPORTER_LAST_EVENT,
     EXPORTER_LABEL_OVERFLOW,
     EXPORTER_UNPRICED,

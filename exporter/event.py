@@ -49,6 +49,16 @@ class GatewayEvent(msgspec.Struct, frozen=True, gc=False):
     ttft_seconds: float | None = None
     guardrails: tuple[GuardrailEvaluation, ...] = ()
     sensitive_entities: dict[str, int] = {}
+    # Seconds each of ``guardrails`` took (same order; None when not reported). Kept apart from
+    # the verdicts, which are part of a request's shape while a duration is not.
+    guardrail_seconds: tuple[float | None, ...] = ()
+    # For failures: the gateway's normalised error kind (catalog.ERROR_KINDS), and for requests
+    # a limit refused, who refused (catalog.RATE_LIMIT_SOURCES) and which limit (RATE_LIMIT_TYPES).
+    error: str | None = None
+    rate_limit_source: str | None = None
+    rate_limit_type: str | None = None
+    # What the adapter could not read (catalog.RECORD_GAP_REASONS): the record still counts.
+    gaps: tuple[str, ...] = ()
 
 
 class Rejection(msgspec.Struct, frozen=True):

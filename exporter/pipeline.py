@@ -43,6 +43,8 @@ KNOWN_OPERATIONS = (
 MAX_ERRORS_REPORTED = 1000
 # Shapes of request remembered with their resolved route (see Pipeline.ingest).
 MAX_ROUTES = 100_000
+# A guardrail duration beyond a day is a broken clock, not a measurement.
+_MAX_GUARDRAIL_SECONDS = 86_400.0
 
 
 @dataclass(slots=True)
@@ -63,6 +65,11 @@ class _Route(NamedTuple):
     team: str | None  # the spec team, for adoption timestamps; None for others
     folds: tuple[str, ...]  # labels the cardinality guard folded for this shape
     audit: AuditShape | None = None  # set when the shape's requests go into the audit trail
+    team_label: str = ""  # bounded team and provider labels, for the explaining counters
+    provider_label: str = ""
+    # Per guardrail, in event order: the slots of its time and timed-evaluation counters (only
+    # for shapes whose records report guardrail durations).
+    guardrail_slots: tuple[tuple[int, int], ...] = ()
 
 
 class Totals(NamedTuple):
@@ -259,6 +266,7 @@ class Pipeline:
                         event.operation, event.outcome, event.cache_hit, event.guardrails,
                         tuple(entities) if entities else (), event.duration_seconds is None,
                         event.ttft_seconds is None, event.input_tokens > 0, event.output_tokens > 0,
+                        not event.guardrail_seconds,
                     ))
                     route = routes.get(shape)
                     if route is None:
@@ -274,6 +282,15 @@ class Pipeline:
                                      entities.values() if entities else ())
                     if unpriced or route.folds or route.team in self._adoption_pending:
                         self._note_rare(route, event, unpriced)
+                    if event.gaps or event.error is not None or event.rate_limit_source is not None:
+                        self._note_explained(route, event, fmt)
+                    if event.guardrail_seconds:
+                        add = self.recorder.add
+                        for (seconds_slot, timed_slot), spent in zip(
+                                route.guardrail_slots, event.guardrail_seconds, strict=False):
+                            if spent is not None and 0.0 <= spent < _MAX_GUARDRAIL_SECONDS:
+                                add(seconds_slot, spent)
+                                add(timed_slot, 1.0)
                 except Exception:  # a bug must cost one record, never the exporter
                     log.exception("could not record a %s record (index %d); counted as rejected", fmt, index)
                     result.rejected += 1
@@ -339,6 +356,17 @@ class Pipeline:
                 self.recorder.set(catalog.TEAM_FIRST_SUCCESS, (team,), now)
                 self._adoption_pending.discard(team)
 
+    def _note_explained(self, route: _Route, event: GatewayEvent, fmt: str) -> None:
+        """What explains a record: the gaps in reading it, its error kind, the limit it hit."""
+        rec = self.recorder
+        for reason in event.gaps:
+            rec.inc(catalog.EXPORTER_RECORD_GAPS, (fmt, reason))
+        if event.error is not None:
+            rec.inc(catalog.REQUEST_ERRORS, (route.team_label, route.provider_label, event.outcome, event.error))
+        if event.rate_limit_source is not None:
+            rec.inc(catalog.RATE_LIMITED, (route.team_label, route.provider_label, event.rate_limit_source,
+                                           event.rate_limit_type or "unknown"))
+
     def _new_route(self, shape: int, event: GatewayEvent, fmt: str) -> _Route:
         if len(self._routes) >= MAX_ROUTES:
             self._routes.clear()  # attacker-chosen values must not grow memory without bound
@@ -365,7 +393,13 @@ class Pipeline:
         audit = None if self._audit is None else audit_static(
             fmt, key, guardrails + policy.missing_guardrails, policy.violations, entity_names,
         )
-        route = _Route(series, listed, model, who.team if who.known_team else None, tuple(folds), audit)
+        slot = self.recorder.counter_slot
+        timed = tuple(
+            (slot(catalog.GUARDRAIL_SECONDS, (name, stage)), slot(catalog.GUARDRAIL_TIMED, (name, stage)))
+            for name, stage, _ in guardrails
+        ) if event.guardrail_seconds else ()
+        route = _Route(series, listed, model, who.team if who.known_team else None, tuple(folds), audit,
+                       key[0], key[3], timed)
         self._routes[shape] = route
         return route
 

@@ -357,6 +357,18 @@ class Recorder:
             slot = self._series(self._families[metric.name], labels)
         self._v[slot] += amount
 
+    def counter_slot(self, metric: Metric, labels: tuple[str, ...]) -> int:
+        """Where one series of a plain catalog counter lives, for a caller that adds to it per
+        record (``add``) instead of paying ``inc``'s checks and lookups every time."""
+        _check(metric, labels, MetricType.COUNTER)
+        if metric in (c.TOKENS, c.COST, c.REQUESTS):
+            raise ValueError(f"{metric.name} is counted through routes, not slots")
+        return self._series(self._families[metric.name], labels)
+
+    def add(self, slot: int, amount: float) -> None:
+        """Add ``amount`` (the caller checked it: finite, >= 0) at a ``counter_slot``."""
+        self._v[slot] += amount
+
     def set(self, metric: Metric, labels: tuple[str, ...], value: float) -> None:
         """Set one gauge series (gauges are not capped: their label values come from the spec)."""
         _check(metric, labels, MetricType.GAUGE)

@@ -314,6 +314,49 @@ class Collector(Strict, kw_only=True):
             raise ValueError("tenant is required for the mimir backend and only for it")
 
 
+# Kubernetes names: DNS-1123 labels; quantities as Kubernetes writes them ("250m", "512Mi").
+DnsLabel = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
+Quantity = Annotated[str, msgspec.Meta(pattern=r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$")]
+# An image pinned to a release or a digest: ``latest`` or no tag would change under a restart.
+PinnedImage = Annotated[str, msgspec.Meta(pattern=r"^[^\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]*|@sha256:[0-9a-f]{64})$")]
+
+
+class KubernetesResources(Strict, kw_only=True):
+    """One exporter replica's share (docs/deployment.md, "Sizing the exporter")."""
+
+    cpu_request: Quantity = "250m"
+    memory_request: Quantity = "256Mi"
+    # No CPU limit: throttling a replica mid-scrape turns a 50 ms render into a timeout.
+    memory_limit: Quantity = "512Mi"
+
+
+class Kubernetes(Strict, kw_only=True):
+    """What build/kubernetes/ needs to know about the cluster (docs/kubernetes.md)."""
+
+    namespace: DnsLabel = "gatewatch"
+    # Ingest is accepted only from pods in this namespace (NetworkPolicy).
+    gateway_namespace: DnsLabel = "ai-gateway"
+    # Scrapes are accepted only from pods with these labels in this namespace.
+    prometheus_namespace: DnsLabel = "monitoring"
+    prometheus_pod_labels: dict[str, str] = msgspec.field(
+        default_factory=lambda: {"app.kubernetes.io/name": "prometheus"}
+    )
+    # Prometheus's service account, granted discovery in the namespace (kube-prometheus-stack:
+    # <release>-prometheus; kube-prometheus: prometheus-k8s).
+    prometheus_service_account: DnsLabel = "kube-prometheus-stack-prometheus"
+    # Labels the Prometheus Operator's ruleSelector / serviceMonitorSelector /
+    # alertmanagerConfigSelector match (kube-prometheus-stack: release=<its release name>).
+    operator_labels: dict[str, str] = msgspec.field(default_factory=lambda: {"release": "kube-prometheus-stack"})
+    # The Grafana sidecar's folder for the dashboards, and the Grafana Operator's instance labels.
+    grafana_folder: str = "gatewatch"
+    grafana_instance_labels: dict[str, str] = msgspec.field(default_factory=lambda: {"dashboards": "grafana"})
+    image: PinnedImage = "gatewatch/exporter:0.1.0"
+    replicas: PositiveInt = 2
+    resources: KubernetesResources = KubernetesResources()
+    storage_class: DnsLabel | None = None  # None takes the cluster's default
+    storage_size: Quantity = "1Gi"
+
+
 class Review(Strict, kw_only=True):
     """The weekly review of what guardrails blocked and flagged (reports review, docs/review.md)."""
 
@@ -474,6 +517,7 @@ class Spec(Strict, kw_only=True):
     alerting: Alerting | None = None
     slos: Slos = Slos()
     collector: Collector = Collector()
+    kubernetes: Kubernetes = Kubernetes()
     finance: Finance = Finance()
     audit: Audit = Audit()
     compliance: Compliance = Compliance()
@@ -606,6 +650,7 @@ def _cross_checks(spec: Spec) -> Iterable[tuple[str, str]]:
                f"expected at most audit.retention_max_days ({spec.audit.retention_max_days}), "
                f"got {spec.audit.retention_min_days}")
     yield from _compliance_checks(spec)
+    yield from _kubernetes_checks(spec.kubernetes)
     yield from _portal_checks(spec, team_names)
 
 
@@ -674,6 +719,22 @@ def _is_time_zone(name: str) -> bool:
             return True
         return False
     return True
+
+
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                        r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
+
+
+def _kubernetes_checks(k8s: Kubernetes) -> Iterable[tuple[str, str]]:
+    """Labels the API server would refuse, refused here with their place in the spec."""
+    for field in ("prometheus_pod_labels", "operator_labels", "grafana_instance_labels"):
+        for key, value in getattr(k8s, field).items():
+            if not _LABEL_KEY.match(key):
+                yield f"kubernetes.{field}", f"expected label keys Kubernetes accepts ([prefix/]name), got {key!r}"
+            elif not _LABEL_VALUE.match(value):
+                yield (f"kubernetes.{field}.{key}",
+                       f"expected a Kubernetes label value (letters, digits, '-', '_', '.'; 63 at most), got {value!r}")
 
 
 def _compliance_checks(spec: Spec) -> Iterable[tuple[str, str]]:

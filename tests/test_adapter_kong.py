@@ -366,3 +366,45 @@ def test_unresolved_provider_is_unknown() -> None:
     record = base()
     record["ai"]["proxy"]["meta"]["provider_name"] = "UNSPECIFIED"
     assert adapt(record).provider == "unknown"  # type: ignore[union-attr]
+
+
+def _guarded(guard: dict) -> dict:
+    record = base()
+    record["ai"]["proxy"]["aws-guardrails"] = guard
+    return record
+
+
+def _without_latency() -> dict:
+    record = base()
+    record["ai"]["proxy"]["meta"].pop("llm_latency", None)
+    record.pop("latencies", None)
+    return record
+
+
+def _meta(**changes: object) -> dict:
+    record = base()
+    record["ai"]["proxy"]["meta"] |= changes
+    return record
+
+
+# What Kong's entry left unreadable is counted as a gap; the request still counts.
+@pytest.mark.parametrize(
+    ("record", "gaps"),
+    [
+        (base(), ()),
+        (_meta(provider_name="UNSPECIFIED"), ("no_provider",)),
+        (_meta(provider_name=None), ("no_provider",)),
+        (_meta(request_mode=None) | {"request": base()["request"] | {"uri": "/llm"}}, ("unknown_operation",)),
+        (with_status(502, None), ("status_unreadable",)),  # 3.6/3.7 buffering: upstream_status ""
+        (with_status(502, 502), ()),
+        (with_status(404, None), ()),  # a client error needs no upstream status to be read right
+        (_guarded({"mode": "SOMETIMES", "input_block_reason": ""}), ("unknown_guardrail_status",)),
+        (_guarded({"input_masked": "yes"}), ("unknown_guardrail_status",)),
+        (_guarded({"mode": "BOTH", "input_masked": True}), ()),
+        (_without_latency(), ("no_duration",)),
+    ],
+)
+def test_gaps(record: dict, gaps: tuple[str, ...]) -> None:
+    event = adapt(record)
+    assert isinstance(event, GatewayEvent)
+    assert event.gaps == gaps

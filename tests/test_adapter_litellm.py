@@ -68,7 +68,7 @@ EXPECTED = [
     GatewayEvent(
         id="chatcmpl-000002", timestamp=1790000001.0, attributes=search(), model="gpt-4o",
         provider="openai", operation="chat", outcome="rate_limited", reported_cost_usd=0.0,
-        duration_seconds=0.21,
+        duration_seconds=0.21, rate_limit_source="provider", rate_limit_type="unknown",
     ),
     # 3. presidio masked an email and a phone number; the request went on
     GatewayEvent(
@@ -77,7 +77,7 @@ EXPECTED = [
         input_tokens=2048, output_tokens=512, reported_cost_usd=0.013824,
         duration_seconds=6.8, ttft_seconds=0.9,
         guardrails=(GuardrailEvaluation(name="presidio-pii", stage="input", result="masked"),),
-        sensitive_entities={"email": 1, "phone_number": 1},
+        sensitive_entities={"email": 1, "phone_number": 1}, guardrail_seconds=(0.012,),
     ),
     # 4. prompt injection blocked before the model was called
     GatewayEvent(
@@ -85,6 +85,7 @@ EXPECTED = [
         provider="anthropic", operation="chat", outcome="guardrail_blocked", reported_cost_usd=0.0,
         duration_seconds=0.05,
         guardrails=(GuardrailEvaluation(name="lakera-prompt-injection", stage="input", result="blocked"),),
+        guardrail_seconds=(0.034,),
     ),
     # 5. cache hit; saved_cache_cost 0.0 is "not reported", not "saved nothing"
     GatewayEvent(
@@ -111,6 +112,7 @@ EXPECTED = [
         input_tokens=1500, output_tokens=2400, cached_input_tokens=1024, reasoning_tokens=1900,
         reported_cost_usd=0.0222, duration_seconds=21.0, ttft_seconds=14.2,
         guardrails=(GuardrailEvaluation(name="lakera-prompt-injection", stage="input", result="failed_open"),),
+        guardrail_seconds=(5.0,),
     ),
     # 9. old payload: no status_fields, no guardrail_information
     GatewayEvent(
@@ -359,3 +361,114 @@ def test_rejections_never_echo_record_values() -> None:
 def test_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown record format 'envoy'"):
         build_adapter("envoy", ())
+
+
+# -- shapes the real proxy logs (conformance suite, tests/conformance/litellm) ---------------------
+
+
+def proxy_failure(code: object, error_class: str, provider: str = "openai", **info: object) -> dict:
+    record = base() | {"status": "failure"}
+    record["error_information"] = {"error_code": code, "error_class": error_class, "llm_provider": provider,
+                                   "error_rate_limit_category": None, "error_rate_limit_type": None,
+                                   "normalized_error": None} | info
+    return record
+
+
+def test_cached_and_reasoning_tokens_come_from_metadata_usage_object() -> None:
+    record = base() | {"hidden_params": {"usage_object": None}, "prompt_tokens": 2048, "completion_tokens": 900}
+    record["metadata"] = record["metadata"] | {"usage_object": {
+        "prompt_tokens_details": {"cached_tokens": 1536}, "completion_tokens_details": {"reasoning_tokens": 700}}}
+    event = adapt(record)
+    assert isinstance(event, GatewayEvent)
+    assert (event.cached_input_tokens, event.reasoning_tokens) == (1536, 700)
+
+
+@pytest.mark.parametrize(
+    ("record", "outcome", "error", "source", "limit"),
+    [
+        # The proxy's own limiter names the model's provider, yet it is the gateway's refusal.
+        (proxy_failure("429", "ProxyRateLimitError", error_rate_limit_category="litellm_rate_limit",
+                       error_rate_limit_type="requests", normalized_error="429_RATE_LIMIT_EXCEEDED"),
+         "quota_exceeded", "rate_limit_exceeded", "gateway", "requests"),
+        (proxy_failure("422", "BudgetExceededError", error_rate_limit_category="litellm_rate_limit",
+                       error_rate_limit_type="budget", normalized_error="429_BUDGET_EXCEEDED"),
+         "quota_exceeded", "budget_exceeded", "gateway", "budget"),
+        (proxy_failure("429", "RateLimitError", error_rate_limit_category="vendor_rate_limit",
+                       normalized_error="429_RATE_LIMIT_EXCEEDED"),
+         "rate_limited", "rate_limit_exceeded", "provider", "unknown"),
+        # Provider error codes are strings; the status is in normalized_error.
+        (proxy_failure("context_length_exceeded", "ContextWindowExceededError",
+                       normalized_error="400_CONTEXT_WINDOW_EXCEEDED"),
+         "client_error", "context_window_exceeded", None, None),
+        (proxy_failure("invalid_value", "BadRequestError", normalized_error="400_INVALID_REQUEST"),
+         "client_error", "invalid_request", None, None),
+        # A stream the provider cut: no status code, a connection error from the provider.
+        (proxy_failure("", "APIConnectionError", provider="", normalized_error="500_PROVIDER_CONNECTION_ERROR"),
+         "provider_error", "provider_connection_error", None, None),
+        (proxy_failure("503", "ServiceUnavailableError", normalized_error="503_PROVIDER_OVERLOADED"),
+         "provider_error", "provider_overloaded", None, None),
+        (proxy_failure("408", "Timeout", normalized_error="408_UPSTREAM_TIMEOUT"),
+         "timeout", "upstream_timeout", None, None),
+    ],
+)
+def test_outcome_of_real_proxy_failures(record: dict, outcome: str, error: str, source: str | None,
+                                        limit: str | None) -> None:
+    event = adapt(record)
+    assert isinstance(event, GatewayEvent)
+    assert (event.outcome, event.error, event.rate_limit_source, event.rate_limit_type) == (
+        outcome, error, source, limit)
+    assert event.gaps == ()
+
+
+def test_masking_logged_as_success_with_entities_is_masked() -> None:
+    event = adapt(base() | {"guardrail_information": [
+        guardrail("success", masked_entity_count={"email": 1}, duration=0.000115)]})
+    assert isinstance(event, GatewayEvent)
+    assert event.guardrails == (GuardrailEvaluation(name="g", stage="input", result="masked"),)
+    assert event.sensitive_entities == {"email": 1}
+    assert event.guardrail_seconds == (0.000115,)
+
+
+def test_guardrail_flagged_is_flagged() -> None:
+    event = adapt(base() | {"guardrail_information": [guardrail("guardrail_flagged", "logging_only")]})
+    assert isinstance(event, GatewayEvent)
+    assert event.guardrails == (GuardrailEvaluation(name="g", stage="output", result="flagged"),)
+    assert event.guardrail_seconds == (None,)
+
+
+@pytest.mark.parametrize(
+    ("change", "gaps"),
+    [
+        ({"guardrail_information": [guardrail("some_future_status")]}, ("unknown_guardrail_status",)),
+        ({"call_type": "a_new_endpoint"}, ("unknown_operation",)),
+        ({"custom_llm_provider": None}, ("no_provider",)),
+        ({"endTime": None}, ("no_duration",)),
+        ({"status": "failure", "error_information": {"error_code": "weird", "error_class": "X"}},
+         ("status_unreadable",)),
+        ({"status": "failure", "error_information": {"error_code": "400", "normalized_error": "400_SOMETHING_NEW"}},
+         ("unknown_error_kind",)),
+    ],
+)
+def test_what_cannot_be_read_is_reported_as_a_gap(change: dict, gaps: tuple[str, ...]) -> None:
+    event = adapt(base() | change)
+    assert isinstance(event, GatewayEvent)
+    assert event.gaps == gaps
+
+
+def test_a_non_string_attribute_is_a_gap() -> None:
+    record = base()
+    record["metadata"] = record["metadata"] | {"user_api_key_team_alias": 7}
+    event = adapt(record)
+    assert isinstance(event, GatewayEvent)
+    assert event.gaps == ("attribute_not_string",)
+
+
+def test_a_block_the_summary_status_misses_is_still_a_block() -> None:
+    # 1.83: HTTPException 403 from the proxy, status_fields "success", the guardrail's entry intervened.
+    record = proxy_failure("403", "HTTPException", provider="") | {
+        "status_fields": {"guardrail_status": "success"},
+        "guardrail_information": [guardrail("success"), guardrail("guardrail_intervened")]}
+    event = adapt(record)
+    assert isinstance(event, GatewayEvent)
+    assert event.outcome == "guardrail_blocked"
+    assert [g.result for g in event.guardrails] == ["passed", "blocked"]

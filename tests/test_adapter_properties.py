@@ -23,6 +23,8 @@ from exporter.event import GatewayEvent, Rejection
 from exporter.fields import ATTRIBUTE_FIELDS
 from exporter.fields import FORMATS as RECORD_FORMATS
 from tests.conformance.kong.fixtures import FIXTURES_BY_RELEASE
+from tests.conformance.litellm import golden
+from tests.conformance.litellm.releases import RELEASES
 from tests.paths import KONG_FIXTURE, LITELLM_FIXTURE
 
 SENTINEL = "Sentinel-Value-7f3a"  # planted in records; must never come back in a reason
@@ -42,7 +44,8 @@ def _lines(path: Any) -> list[dict]:
 
 
 SAMPLES = {
-    "litellm": _lines(LITELLM_FIXTURE),
+    # The documented shapes and the real proxy's records, each pinned release.
+    "litellm": _lines(LITELLM_FIXTURE) + [r for release in RELEASES for r in _lines(golden.path(release))],
     # Every Kong release's shape too (tests/conformance/kong), so mutations reach each one's fields.
     "kong": _lines(KONG_FIXTURE) + [f.load() for f in FIXTURES_BY_RELEASE if isinstance(f.expected, GatewayEvent)],
     "events": [EVENT],
@@ -144,6 +147,15 @@ def check(fmt: str, result: object) -> None:
         assert _ENTITY.fullmatch(entity) and type(count) is int and count > 0
     for path, value in result.attributes.items():
         assert path in PATHS[fmt] and isinstance(value, str) and value
+    # What could not be read: closed sets only, each reason once.
+    assert set(result.gaps) <= set(catalog.RECORD_GAP_REASONS) and len(set(result.gaps)) == len(result.gaps)
+    assert result.error is None or (result.error in catalog.ERROR_KINDS and result.outcome != "success")
+    assert result.rate_limit_source in (None, *catalog.RATE_LIMIT_SOURCES)
+    assert result.rate_limit_type in (None, *catalog.RATE_LIMIT_TYPES)
+    assert (result.rate_limit_source is None) == (result.rate_limit_type is None)
+    assert len(result.guardrail_seconds) in (0, len(result.guardrails))
+    for spent in result.guardrail_seconds:
+        assert spent is None or (type(spent) is float and math.isfinite(spent) and spent >= 0)
 
 
 FORMATS = st.sampled_from(sorted(ADAPTERS))

@@ -111,3 +111,11 @@ def test_committed_build_is_what_the_example_spec_renders() -> None:
     build = Path(__file__).resolve().parent.parent / "build"
     stale = [p for p, text in FILES.items() if not (build / p).exists() or (build / p).read_text() != text]
     assert stale == [], "run `python generate.py` and commit build/"
+
+
+def test_selected_names_reads_a_name_matcher() -> None:
+    assert selected_names('sum(rate({__name__="genai_requests_total", team="a"}[5m])) / up') == {
+        "genai_requests_total", "up",
+    }
+    with pytest.raises(ValueError, match="without a metric name"):
+        selected_names('{__name__=~"genai_.*"}')

@@ -210,3 +210,31 @@ def test_unpriced_traffic_is_counted_not_silently_free() -> None:
     metrics = parse_metrics(pipeline.scrape().decode())
     assert total(metrics, "genai_exporter_unpriced_requests_total", model="mystery-9") == 1
     assert total(metrics, "genai_cost_usd_total", team="platform") == 0
+
+
+def test_guardrail_time_error_kinds_and_rate_limits() -> None:
+    # Durations of fixture records 3 (presidio 0.012 s), 4 and 8 (lakera 0.034 s and 5 s).
+    seconds = by_label(METRICS, "genai_guardrail_seconds_total", "guardrail")
+    assert seconds.keys() == {"presidio-pii", "lakera-prompt-injection"}
+    assert seconds["presidio-pii"] == pytest.approx(0.012)
+    assert seconds["lakera-prompt-injection"] == pytest.approx(5.034)
+    assert by_label(METRICS, "genai_guardrail_timed_evaluations_total", "guardrail") == {
+        "presidio-pii": 1, "lakera-prompt-injection": 2}
+    # Record 2 is the provider's 429; no fixture record carries a normalised error kind.
+    assert by_label(METRICS, "genai_rate_limited_requests_total", "source") == {"provider": 1}
+    assert total(METRICS, "genai_request_errors_total") == 0
+
+
+def test_unreadable_parts_are_counted_by_reason_and_the_record_still_counts() -> None:
+    pipeline = Pipeline(SPEC, recorder=Recorder(), clock=lambda: NOW)
+    record = json.loads(LITELLM_FIXTURE.read_bytes().splitlines()[0])
+    odd = record | {"id": "odd-1", "call_type": "a_new_endpoint", "custom_llm_provider": None, "endTime": None}
+    failed = record | {"id": "odd-2", "status": "failure",
+                       "error_information": {"error_code": "418", "normalized_error": "418_TEAPOT"}}
+    result = pipeline.ingest([json.dumps(odd).encode(), json.dumps(failed).encode()], "litellm", "http")
+    assert result.accepted == 2
+    metrics = parse_metrics(pipeline.scrape().decode())
+    assert total(metrics, "genai_requests_total") == 2
+    assert by_label(metrics, "genai_exporter_record_gaps_total", "reason", format="litellm") == {
+        "unknown_operation": 1, "no_provider": 1, "no_duration": 1, "unknown_error_kind": 1}
+    assert by_label(metrics, "genai_request_errors_total", "error") == {"other": 1}

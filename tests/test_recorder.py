@@ -544,3 +544,18 @@ def test_the_ingest_benchmark_runs_and_prints_every_figure() -> None:
                    "RSS per exposed line, prometheus_client"):
         assert figure in table, figure
     assert "not measured" not in table
+
+
+def test_counter_slots_add_to_the_series_they_name_and_refuse_routed_metrics() -> None:
+    rec = Recorder()
+    slot = rec.counter_slot(c.GUARDRAIL_SECONDS, ("pii", "input"))
+    assert rec.counter_slot(c.GUARDRAIL_SECONDS, ("pii", "input")) == slot
+    rec.add(slot, 0.25)
+    rec.add(slot, 0.5)
+    rec.inc(c.GUARDRAIL_SECONDS, ("pii", "input"), 0.25)
+    assert 'genai_guardrail_seconds_total{guardrail="pii",stage="input"} 1.0' in rec.render().decode()
+    for metric in (c.REQUESTS, c.TOKENS, c.COST):
+        with pytest.raises(ValueError, match="routes"):
+            rec.counter_slot(metric, ("x",) * len(metric.labels))
+    with pytest.raises(ValueError):
+        rec.counter_slot(c.GUARDRAIL_SECONDS, ("only-one-label",))

@@ -60,6 +60,9 @@ class _Cache(Decoded):
     cache_status: str | None = None
 
 
+_GUARD_MODES = (None, "INPUT", "OUTPUT", "BOTH")
+
+
 class _Guard(Decoded):
     """A guard plugin's log block (lakera-guard, aws-guardrails, gcp-model-armor,
     azure-content-safety, custom-guardrail): which stages ran, and whether each blocked or masked.
@@ -81,6 +84,12 @@ class _Guard(Decoded):
     output_request_uuid: msgspec.Raw = ABSENT
     output_block_detail: msgspec.Raw = ABSENT
     output_faulty_response: msgspec.Raw = ABSENT
+
+    def undocumented(self) -> bool:
+        """A mode or masked flag outside what Kong documents: read as BOTH / not masked."""
+        return self.mode not in _GUARD_MODES or any(
+            flag is not None and flag.__class__ is not bool for flag in (self.input_masked, self.output_masked)
+        )
 
     def ran_on_input(self) -> bool:
         if self.mode == "OUTPUT":
@@ -245,6 +254,7 @@ def _operation(meta: _Meta, uri: str | None, upstream_uri: str | None) -> str:
 
 # Kong's name for a model or provider it never resolved (3.9+): none.
 _UNRESOLVED = "UNSPECIFIED"
+_UNKNOWN_VERDICT = "unknown_guardrail_status"
 
 
 def _older_section(ai: _AI) -> tuple[_Proxy | None, bool]:
@@ -302,7 +312,9 @@ def _verdict(masked: Any, block_reason: Any) -> str:
     return "blocked" if block_reason else "passed"
 
 
-def _guardrails(ai: _AI, proxy: _Proxy) -> tuple[tuple[GuardrailEvaluation, ...], dict[str, int]]:
+def _guardrails(
+    ai: _AI, proxy: _Proxy, gaps: list[str]
+) -> tuple[tuple[GuardrailEvaluation, ...], dict[str, int]]:
     evaluations = []
     entities: dict[str, int] = {}
     for name, guard in (
@@ -314,6 +326,8 @@ def _guardrails(ai: _AI, proxy: _Proxy) -> tuple[tuple[GuardrailEvaluation, ...]
     ):
         if guard is None:
             continue
+        if guard.undocumented() and _UNKNOWN_VERDICT not in gaps:
+            gaps.append(_UNKNOWN_VERDICT)
         if guard.ran_on_input():
             result = _verdict(guard.input_masked, guard.input_block_reason)
             evaluations.append(GuardrailEvaluation(name=name, stage="input", result=result))
@@ -396,6 +410,7 @@ def build(paths: frozenset[str]) -> Adapter:
                 raise RecordError("no HTTP status: expected an integer 100-999 at `$.response.status`")
             request = entry.request or _NO_REQUEST
             usage = proxy.usage or _NO_USAGE
+            gaps: list[str] = []
 
             if (
                 proxy.lakera_guard is None
@@ -414,12 +429,15 @@ def build(paths: frozenset[str]) -> Adapter:
                 guardrails: tuple[GuardrailEvaluation, ...] = ()
                 entities: dict[str, int] = {}
             else:
-                guardrails, entities = _guardrails(ai, proxy)
+                guardrails, entities = _guardrails(ai, proxy, gaps)
 
             if status < 400:
                 outcome = "success"
             else:
                 outcome = _failure_outcome(status, upstream, any(g.result == "blocked" for g in guardrails))
+                if status >= 500 and upstream == 0:
+                    # 3.6/3.7 log upstream_status "" behind buffering: a provider 5xx reads as Kong's.
+                    gaps.append("status_unreadable")
 
             input_tokens = usage.prompt_tokens
             if input_tokens is None:
@@ -479,7 +497,16 @@ def build(paths: frozenset[str]) -> Adapter:
                             attributes[path] = value
 
             provider = meta.provider_name
-            provider = "unknown" if not provider or provider == _UNRESOLVED else provider.lower()
+            if not provider or provider == _UNRESOLVED:
+                provider = "unknown"
+                gaps.append("no_provider")
+            else:
+                provider = provider.lower()
+            operation = "chat" if transformer else _operation(meta, request.uri, entry.upstream_uri)
+            if operation == "other":
+                gaps.append("unknown_operation")
+            if latency is None:
+                gaps.append("no_duration")
             ident = request.id
             if ident is not None and ident.__class__ is not str:
                 ident = str(ident)
@@ -489,7 +516,7 @@ def build(paths: frozenset[str]) -> Adapter:
                 attributes,  # attributes
                 model,  # model
                 provider,  # provider
-                "chat" if transformer else _operation(meta, request.uri, entry.upstream_uri),  # operation
+                operation,  # operation
                 outcome,  # outcome
                 cache_status is not None and cache_status.lower() == "hit",  # cache_hit
                 streaming,  # streaming
@@ -504,6 +531,7 @@ def build(paths: frozenset[str]) -> Adapter:
                 ttft / 1000 if ttft and outcome == "success" else None,  # ttft_seconds
                 guardrails,  # guardrails
                 entities,  # sensitive_entities
+                gaps=tuple(gaps),
             )
         except Exception as exc:
             return rejection(exc)

@@ -8,7 +8,7 @@ and then only those keys (``build`` derives the decoder type from the attribute 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -28,6 +28,7 @@ from exporter.adapters._common import (
     rejection,
     wanted_under,
 )
+from exporter.catalog import ERROR_KINDS, RATE_LIMIT_TYPES
 from exporter.event import GatewayEvent, GuardrailEvaluation, Rejection
 from exporter.fields import TAG_PREFIX
 
@@ -42,9 +43,14 @@ class _HiddenParams(Decoded):
 
 
 class _ErrorInformation(Decoded):
-    error_code: str | int | float | None = None  # "429" today; a number in some versions
+    # "429"; a number in some versions; for provider errors often the provider's own code string
+    # ("context_length_exceeded"), the HTTP status then being in normalized_error.
+    error_code: str | int | float | None = None
     error_class: str | None = None
     llm_provider: str | None = None  # empty when the proxy itself refused the request
+    error_rate_limit_category: str | None = None  # litellm_rate_limit: the proxy's own limiter
+    error_rate_limit_type: str | None = None  # requests, tokens, budget, ...
+    normalized_error: str | None = None  # "400_INVALID_REQUEST": status and kind
 
 
 class _StatusFields(Decoded):
@@ -58,6 +64,7 @@ class _Guardrail(Decoded):
     guardrail_status: str | None = None
     guardrail_action: str | None = None
     masked_entity_count: dict[str, Count | None] | None = None
+    duration: Amount | None = None  # seconds
 
 
 class _Metadata(Decoded):
@@ -66,6 +73,8 @@ class _Metadata(Decoded):
     user_api_key_team_id: Any = None
     user_api_key_alias: Any = None
     user_api_key_org_id: Any = None
+    # Where the proxy carries usage details (hidden_params.usage_object is null in its records).
+    usage_object: _UsageObject | None = None
     # Skipped unparsed unless the spec reads keys of them: build() then decodes those keys only.
     spend_logs_metadata: msgspec.Raw = ABSENT
     requester_metadata: msgspec.Raw = ABSENT
@@ -147,7 +156,10 @@ def _result(status: str | None, action: str | None, masked: bool, succeeded: boo
     # Older LiteLLM documented "blocked" and "failure" for what are now "guardrail_intervened"
     # and "guardrail_failed_to_respond".
     if status in ("success", "passed"):
-        return "passed"
+        # Masking guardrails log "success" with the entities they masked.
+        return "masked" if masked else "passed"
+    if status == "guardrail_flagged":  # allowed through, violation recorded (logging-only mode)
+        return "flagged"
     if status in ("guardrail_intervened", "blocked"):
         # A guardrail that masked PII may intervene on a request the provider then failed (a
         # 429, say): only a guardrail exception or a BLOCKED action means it stopped the request.
@@ -162,10 +174,17 @@ def _result(status: str | None, action: str | None, masked: bool, succeeded: boo
     return "not_run"
 
 
+_KNOWN_GUARDRAIL_STATUSES = frozenset((
+    "success", "passed", "guardrail_intervened", "blocked", "guardrail_flagged",
+    "guardrail_failed_to_respond", "failure", "not_run",
+))
+
+
 def _guardrails(
-    info: list[_Guardrail | None] | _Guardrail, succeeded: bool, guardrail_error: bool
-) -> tuple[tuple[GuardrailEvaluation, ...], dict[str, int]]:
+    info: list[_Guardrail | None] | _Guardrail, succeeded: bool, guardrail_error: bool, gaps: list[str]
+) -> tuple[tuple[GuardrailEvaluation, ...], dict[str, int], tuple[float | None, ...]]:
     evaluations = []
+    seconds: list[float | None] = []
     entities: dict[str, int] = {}
     for g in info if isinstance(info, list) else (info,):
         if g is None:
@@ -177,6 +196,8 @@ def _guardrails(
                     masked = True
                     name = entity_name(kind)
                     entities[name] = entities.get(name, 0) + count
+        if g.guardrail_status not in _KNOWN_GUARDRAIL_STATUSES and "unknown_guardrail_status" not in gaps:
+            gaps.append("unknown_guardrail_status")
         evaluations.append(
             GuardrailEvaluation(
                 g.guardrail_name or "unknown",
@@ -184,43 +205,93 @@ def _guardrails(
                 _result(g.guardrail_status, g.guardrail_action, masked, succeeded, guardrail_error),
             )
         )
-    return tuple(evaluations), entities
+        seconds.append(g.duration)
+    return tuple(evaluations), entities, tuple(seconds)
 
 
 def _stopped_by_guardrail(p: _Payload) -> bool:
     """A failed request that a guardrail stopped: a guardrail exception, or the proxy itself (no
-    provider named) failing it while the summary status says a guardrail intervened (older
-    versions raise a plain HTTPException 400). A guardrail that only masked PII on a request the
-    provider then failed did not stop it."""
+    provider named) failing it while the summary status or a guardrail's own entry says a
+    guardrail intervened (the proxy raises a plain HTTPException, 400 or 403). A guardrail that
+    only masked PII on a request the provider then failed did not stop it."""
     if p.status == "success":
         return False
     err = p.error_information
     if err is not None and "Guardrail" in (err.error_class or ""):
         return True
     intervened = p.status_fields is not None and p.status_fields.guardrail_status == "guardrail_intervened"
+    if not intervened:
+        # Some versions leave the summary at "success" and say it in the guardrail's own entry.
+        info = p.guardrail_information
+        entries = info if isinstance(info, list) else (info,)
+        intervened = any(g is not None and g.guardrail_status in ("guardrail_intervened", "blocked") for g in entries)
     return intervened and (err is None or not err.llm_provider)
 
 
-def _failure_outcome(p: _Payload, guardrails: tuple[GuardrailEvaluation, ...]) -> str:
+class _Failure(NamedTuple):
+    outcome: str
+    error: str | None = None
+    rate_limit_source: str | None = None
+    rate_limit_type: str | None = None
+    gaps: tuple[str, ...] = ()
+
+
+_ERROR_KINDS = frozenset(ERROR_KINDS)
+_RATE_LIMIT_TYPES = frozenset(RATE_LIMIT_TYPES)
+# Error classes the proxy raises for its own limits, whatever provider the record names.
+_GATEWAY_LIMIT_CLASSES = ("BudgetExceededError", "ProxyRateLimitError")
+
+
+def _status_and_kind(err: _ErrorInformation) -> tuple[int | None, str | None, bool]:
+    """The HTTP status (error_code, else normalized_error's), the error kind, and whether the
+    normalised code was one this version does not know."""
+    status = error_code(err.error_code) or None
+    normalized = err.normalized_error
+    kind = None
+    unknown_kind = False
+    if normalized.__class__ is str and normalized:
+        head, _, tail = normalized.partition("_")
+        if status is None and head.isdigit():
+            status = int(head)
+        kind = tail.lower()
+        if kind not in _ERROR_KINDS:
+            kind, unknown_kind = "other", True
+    return status, kind, unknown_kind
+
+
+def _failure(p: _Payload, guardrails: tuple[GuardrailEvaluation, ...]) -> _Failure:
     err = p.error_information
-    error_class = (err.error_class or "") if err is not None else ""
     if _stopped_by_guardrail(p) or any(g.result == "blocked" for g in guardrails):
-        return "guardrail_blocked"
+        kind = _status_and_kind(err)[1] if err is not None else None
+        return _Failure("guardrail_blocked", kind)
     if err is None:
-        return "gateway_error"
-    code = error_code(err.error_code)
+        return _Failure("gateway_error", gaps=("status_unreadable",))
+    error_class = err.error_class or ""
+    status, kind, unknown_kind = _status_and_kind(err)
+    gaps = ("unknown_error_kind",) if unknown_kind else ()
+    limit = err.error_rate_limit_type
+    limit = (limit if limit in _RATE_LIMIT_TYPES else "unknown") if limit.__class__ is str else "unknown"
     provider = err.llm_provider
-    if error_class == "BudgetExceededError" or (code == 429 and not provider):
-        return "quota_exceeded"  # the proxy's own budget or rate limiter
-    if code == 429:
-        return "rate_limited"
-    if code in (408, 504) or "Timeout" in error_class:
-        return "timeout"
-    if code >= 500:
-        return "provider_error" if provider else "gateway_error"
-    if 400 <= code < 500:
-        return "client_error"
-    return "gateway_error"
+    if (err.error_rate_limit_category == "litellm_rate_limit" or error_class in _GATEWAY_LIMIT_CLASSES
+            or (status == 429 and not provider and "PROVIDER" not in (err.normalized_error or ""))):
+        return _Failure("quota_exceeded", kind, "gateway", limit, gaps)  # the proxy's own limits
+    if status == 429:
+        return _Failure("rate_limited", kind, "provider", limit, gaps)
+    if status in (408, 504) or "Timeout" in error_class:
+        return _Failure("timeout", kind, gaps=gaps)
+    # A connection to the provider that broke (a stream cut mid-way) names no provider and
+    # carries no status code, yet it is the provider's failure.
+    lost_connection = error_class == "APIConnectionError"
+    if status is None:
+        if lost_connection:
+            return _Failure("provider_error", kind, gaps=gaps)
+        return _Failure("gateway_error", kind, gaps=(*gaps, "status_unreadable"))
+    from_provider = bool(provider) or lost_connection or "PROVIDER" in (err.normalized_error or "")
+    if status >= 500:
+        return _Failure("provider_error" if from_provider else "gateway_error", kind, gaps=gaps)
+    if 400 <= status < 500:
+        return _Failure("client_error", kind, gaps=gaps)
+    return _Failure("gateway_error", kind, gaps=(*gaps, "status_unreadable"))
 
 
 def _decoder_type(spend_logs_keys: dict[str, str], requester_keys: dict[str, str]) -> tuple[type[_Payload], Any, Any]:
@@ -260,6 +331,7 @@ def build(paths: frozenset[str]) -> Adapter:
             start = p.start_time
             end = p.end_time
             duration = ttft = None
+            gaps: list[str] = []
             if start is not None:
                 if end is not None and end >= start:
                     duration = end - start
@@ -273,13 +345,17 @@ def build(paths: frozenset[str]) -> Adapter:
                 start = end
             else:
                 raise RecordError("no start time: expected unix seconds at `$.startTime`")
+            if duration is None:
+                gaps.append("no_duration")
 
             input_tokens = p.prompt_tokens or 0
             output_tokens = p.completion_tokens or 0
             cached = reasoning = 0
             hidden = p.hidden_params
-            if hidden is not None and hidden.usage_object is not None:
-                usage = hidden.usage_object
+            usage = hidden.usage_object if hidden is not None else None
+            if usage is None and p.metadata is not None:
+                usage = p.metadata.usage_object
+            if usage is not None:
                 details = usage.prompt_tokens_details
                 if details is not None and details.cached_tokens:
                     # More cached than input is drift between counters, not an error.
@@ -293,18 +369,22 @@ def build(paths: frozenset[str]) -> Adapter:
             if info is None:
                 guardrails: tuple[GuardrailEvaluation, ...] = ()
                 entities: dict[str, int] = {}
+                seconds: tuple[float | None, ...] = ()
             else:
                 # A failure with no other cause given is the guardrail's doing.
                 stopped = not succeeded and (p.error_information is None or _stopped_by_guardrail(p))
-                guardrails, entities = _guardrails(info, succeeded, stopped)
+                guardrails, entities, seconds = _guardrails(info, succeeded, stopped, gaps)
 
             attributes: dict[str, str] = {}
             md = p.metadata
             if copies_metadata and md is not None:
                 for path, name in metadata_fields:
                     value = getattr(md, name)
-                    if value.__class__ is str and value:
-                        attributes[path] = value
+                    if value.__class__ is str:
+                        if value:
+                            attributes[path] = value
+                    elif value is not None and "attribute_not_string" not in gaps:
+                        gaps.append("attribute_not_string")
                 if spend_logs_pairs:
                     copy_strings(md.spend_logs_metadata, spend_logs_pairs, attributes)
                 if requester_pairs:
@@ -324,14 +404,25 @@ def build(paths: frozenset[str]) -> Adapter:
             if ident is not None and ident.__class__ is not str:
                 ident = str(ident)
             saved = p.saved_cache_cost
+            operation = _OPERATIONS.get(p.call_type)
+            if operation is None:
+                operation = "other"
+                gaps.append("unknown_operation")
+            provider = p.custom_llm_provider
+            if not provider:
+                provider = "unknown"
+                gaps.append("no_provider")
+            failure = None if succeeded else _failure(p, guardrails)
+            if failure is not None and failure.gaps:
+                gaps.extend(failure.gaps)
             return GatewayEvent(
                 ident or None,  # id
                 start,  # timestamp
                 attributes,  # attributes
                 model,  # model
-                (p.custom_llm_provider or "unknown").lower(),  # provider
-                _OPERATIONS.get(p.call_type, "other"),  # operation
-                "success" if succeeded else _failure_outcome(p, guardrails),  # outcome
+                provider.lower(),  # provider
+                operation,  # operation
+                "success" if failure is None else failure.outcome,  # outcome
                 p.cache_hit is True,  # cache_hit
                 p.stream is True,  # streaming
                 input_tokens,  # input_tokens
@@ -344,6 +435,11 @@ def build(paths: frozenset[str]) -> Adapter:
                 ttft,  # ttft_seconds
                 guardrails,  # guardrails
                 entities,  # sensitive_entities
+                seconds,  # guardrail_seconds
+                None if failure is None else failure.error,  # error
+                None if failure is None else failure.rate_limit_source,  # rate_limit_source
+                None if failure is None else failure.rate_limit_type,  # rate_limit_type
+                tuple(gaps),  # gaps
             )
         except Exception as exc:
             return rejection(exc)

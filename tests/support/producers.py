@@ -1,7 +1,8 @@
 """Real OpenTelemetry GenAI producers, each in its own cached venv, pinned exactly.
 
 The instrumentation packages move fast and pin each other tightly, so each producer gets a venv
-of its own under ``.producers/`` (gitignored), built on first use from
+of its own under ``.cache/conformance/otel-<name>/`` (gitignored, beside the gateways'
+conformance venvs; ``make conformance`` builds them too), built on first use from
 ``tests/producers/<name>.txt`` (a complete ``pip freeze``, installed with ``--no-deps``) and
 rebuilt when that file changes. ``tests/producers/app.py`` runs inside it. Building one needs
 the package index; a failure to build fails the test (it never skips).
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from tests.paths import ROOT
 
-CACHE = ROOT / ".producers"
+CACHE = ROOT / ".cache" / "conformance"
 PINS = ROOT / "tests" / "producers"
 APP = PINS / "app.py"
 
@@ -57,10 +58,10 @@ def python_of(producer: Producer) -> Path:
     """The producer venv's interpreter, building the venv first when missing or stale."""
     pins = PINS / f"{producer.name}.txt"
     digest = hashlib.sha256(pins.read_bytes()).hexdigest()
-    venv = CACHE / producer.name
+    venv = CACHE / f"otel-{producer.name}"
     marker = venv / ".pins-sha256"
-    CACHE.mkdir(exist_ok=True)
-    with (CACHE / f".{producer.name}.lock").open("w") as lock:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / f".otel-{producer.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test processes build it once
         if not (marker.exists() and marker.read_text() == digest):
             shutil.rmtree(venv, ignore_errors=True)
@@ -95,3 +96,10 @@ def run_app(producer: Producer, *, upstream: str, endpoint: str, spans_out: Path
                           env={"PATH": "/usr/bin:/bin", "HOME": str(CACHE)})
     if done.returncode != 0:
         raise AssertionError(f"{producer.name} app failed ({done.returncode}):\n{done.stderr[-3000:]}")
+
+
+if __name__ == "__main__":  # make conformance: build every producer's venv, side by side
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(PRODUCERS)) as pool:
+        list(pool.map(python_of, PRODUCERS))

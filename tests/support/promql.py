@@ -22,6 +22,9 @@ def _walk(node: Any) -> Iterator[Any]:
         yield from _walk(child)
 
 
+_EQUAL = promql_parser.MatchOp.Equal
+
+
 def selected_names(expr: str) -> set[str]:
     """The metric names every series selector in ``expr`` names (``{__name__="x"}`` included).
 
@@ -34,7 +37,7 @@ def selected_names(expr: str) -> set[str]:
             continue
         name = node.name
         if not name:
-            found = [m.value for m in node.matchers.matchers if m.name == "__name__" and str(m.op) == "="]
+            found = [m.value for m in node.matchers.matchers if m.name == "__name__" and m.op == _EQUAL]
             if not found:
                 raise ValueError(f"a selector without a metric name in {expr!r}")
             name = found[0]
@@ -44,3 +47,13 @@ def selected_names(expr: str) -> set[str]:
 
 def is_own_series(name: str) -> bool:
     return name in OWN_SERIES or name.startswith(OWN_SERIES_PREFIXES)
+
+
+def vector_selectors(expr: str) -> list[tuple[str, dict[str, str]]]:
+    """(metric name, equality matchers) of every series selector in ``expr``."""
+    found = []
+    for node in _walk(promql_parser.parse(expr)):
+        if type(node).__name__ == "VectorSelector":
+            matchers = {m.name: m.value for m in node.matchers.matchers if m.op == _EQUAL}
+            found.append((node.name, matchers))
+    return found

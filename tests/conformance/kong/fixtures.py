@@ -70,8 +70,10 @@ FIXTURES_BY_RELEASE: tuple[Fixture, ...] = (
         "3.6", "response_parse_error",
         "ai-proxy could not parse the provider's 200: Kong answers 500 and still logs zero usage",
         "3.6.1 `kong/plugins/ai-proxy/handler.lua` `header_filter` (`ai_parser_error`, `ngx.status = 500`)",
-        # Kong failed, not the provider: gateway_error.
-        _event(2, model="gpt-3.5-turbo", provider="openai", outcome="gateway_error", duration_seconds=0.95),
+        # Kong failed, not the provider: gateway_error. `upstream_status` is "" here, so the entry
+        # alone cannot say so: the status gap is counted.
+        _event(2, model="gpt-3.5-turbo", provider="openai", outcome="gateway_error", duration_seconds=0.95,
+               gaps=("status_unreadable",)),
     ),
     Fixture(
         "3.6", "provider_error", "provider 500: ai-proxy logs no `ai` section at all",
@@ -189,8 +191,9 @@ FIXTURES_BY_RELEASE: tuple[Fixture, ...] = (
         "`kong/llm/plugin/shared-filters/parse-request.lua` (model from the body, provider `UNSPECIFIED`), "
         "`serialize-analytics.lua`; no spec asserts this log",
         # Nothing in the entry says a guard answered: a 400 from Kong reads as the caller's error.
+        # The provider was never resolved: counted as a gap.
         _event(46, model="gpt-4o", provider="unknown", outcome="client_error", reported_cost_usd=0.0,
-               duration_seconds=0.001),
+               duration_seconds=0.001, gaps=("no_provider",)),
     ),
     Fixture(
         "3.9", "request_transformer_only", "ai-request-transformer alone: `request_model` is `UNSPECIFIED`",
@@ -245,9 +248,9 @@ FIXTURES_BY_RELEASE: tuple[Fixture, ...] = (
         "3.11-ee", "image_generation",
         "image generation: `input_tokens` / `output_tokens` instead of prompt/completion",
         "audit-log reference: `usage.input_tokens`, `usage.output_tokens` and their details (new in 3.11)",
-        # No route type or known path: the operation stays "other".
+        # No route type or known path: the operation stays "other", counted as a gap.
         _event(74, model="gpt-image-1", provider="openai", operation="other", outcome="success", input_tokens=50,
-               output_tokens=4160, reported_cost_usd=0.16665, duration_seconds=9.2),
+               output_tokens=4160, reported_cost_usd=0.16665, duration_seconds=9.2, gaps=("unknown_operation",)),
     ),
     Fixture(
         "3.12-ee", "streaming_ttft", "stream with `request_mode: stream` and `time_to_first_token`",

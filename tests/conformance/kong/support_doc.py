@@ -124,6 +124,25 @@ def render() -> str:
     out += [f"| {field} | {why} |" for field, why in NOT_READ]
     out += [
         "",
+        "## What the adapter could not read is counted",
+        "",
+        "An entry the adapter accepts but cannot read whole still counts, and each part it could not read adds one",
+        "to `genai_exporter_record_gaps_total{format=\"kong\", reason}` (verified by",
+        "`tests/test_adapter_kong.py::test_gaps`):",
+        "",
+        "| reason | when Kong's entry |",
+        "|---|---|",
+        "| `no_provider` | names no provider, or `UNSPECIFIED` (3.9+): provider `unknown` |",
+        "| `unknown_operation` | has no route type, no known client or provider path, and no `request_mode`: "
+        "operation `other` |",
+        "| `status_unreadable` | failed with a 5xx while `upstream_status` is empty (3.6/3.7 behind buffering): "
+        "`gateway_error`, though the provider may have failed |",
+        "| `unknown_guardrail_status` | has a guard `mode` or `*_masked` value Kong does not document: "
+        "read as `BOTH` / not masked |",
+        "| `no_duration` | carries neither `meta.llm_latency` nor `latencies.request` |",
+    ]
+    out += [
+        "",
         "## Known limits",
         "",
         "- Before 3.9 a failed request (provider error, ai-prompt-guard block) has no `ai` section: the entry is",
