@@ -20,9 +20,11 @@ tools:
 setup: $(INSTALLED) tools
 
 # The real gateways the conformance suites run, each pinned release in its own venv under
-# .cache/conformance/ (built once, reused; the suites build a missing one themselves too).
+# .cache/conformance/ (built once, reused; the suites build a missing one themselves too), and
+# the OpenTelemetry GenAI producers the OTLP tests run (tests/support/producers.py).
 conformance: $(INSTALLED)
 	$(PY) -m tests.conformance.litellm.releases
+	$(PY) -m tests.support.producers
 
 generate: $(INSTALLED)
 	$(PY) generate.py

@@ -44,7 +44,9 @@ def _records_rejected() -> str:
     events = catalog.EXPORTER_EVENTS.name
     return (
         f'sum by (format) (rate({events}{{result="rejected"}}[5m]))\n'
-        f"/ sum by (format) (rate({events}[5m]))\n"
+        # Ignored OTLP spans (HTTP, database, agent spans) are not candidates: a service that
+        # exports every span must not dilute its model calls' rejections.
+        f'/ sum by (format) (rate({events}{{result!="ignored"}}[5m]))\n'
         f"> {REJECTED_SHARE:g}"
     )
 

@@ -106,6 +106,7 @@ def bench_spec_yaml() -> str:
         "version: 1", "organization: {name: Bench Org}",
         "attribution:",
         "  litellm: {team: [metadata.user_api_key_team_alias], app: [metadata.user_api_key_alias]}",
+        "  otel: {team: [span.gatewatch.team], app: [span.gatewatch.app]}",
         "teams:",
     ]
     for team in TEAMS:
@@ -310,6 +311,105 @@ class Dresser:
                               "guardrail_status": guardrails[0]["guardrail_status"] if guardrails else "not_run"},
         }
         return orjson.dumps(record)
+
+
+class SpanDresser:
+    """Turns a Call into the OTLP/JSON span an instrumented client would export for it: current
+    convention names, message content on the span (as producers capture it when asked)."""
+
+    def __init__(self, seed: int) -> None:
+        rng = Random(seed + 3)
+        self.rng = rng
+        self.prompts = [_text(rng, n) for n in (300, 500, 800, 1100, 1400, 1700)]
+        self.answers = [_text(rng, n) for n in (200, 400, 600, 900, 1200)]
+
+    def __call__(self, call: Call) -> dict[str, Any]:
+        rng = self.rng
+        start = int(call.start * 1e9)
+        attributes: dict[str, Any] = {
+            "gen_ai.operation.name": call.operation, "gen_ai.provider.name": call.provider,
+            "gen_ai.request.model": call.model, "gen_ai.response.model": call.model,
+            "gen_ai.request.stream": call.stream, "gatewatch.team": call.team, "gatewatch.app": f"svc-{call.app}",
+            "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [
+                {"type": "text", "content": self.prompts[rng.randrange(len(self.prompts))]}]}]),
+        }
+        if call.error is None:
+            attributes |= {
+                "gen_ai.usage.input_tokens": call.input_tokens, "gen_ai.usage.output_tokens": call.output_tokens,
+                "gen_ai.usage.cache_read.input_tokens": call.cached_tokens,
+                "gen_ai.usage.reasoning.output_tokens": call.reasoning_tokens,
+                "gen_ai.output.messages": json.dumps([{"role": "assistant", "parts": [
+                    {"type": "text", "content": self.answers[rng.randrange(len(self.answers))]}]}]),
+            }
+            if call.ttft is not None:
+                attributes["gen_ai.response.time_to_first_chunk"] = call.ttft
+        else:
+            attributes["error.type"] = call.error[1]
+        span: dict[str, Any] = {
+            "traceId": f"{call.n:032x}", "spanId": f"{call.n + 1:016x}", "name": f"{call.operation} {call.model}",
+            "kind": 3, "startTimeUnixNano": str(start), "endTimeUnixNano": str(start + int(call.duration * 1e9)),
+            "attributes": [{"key": k, "value": _otlp_json_value(v)} for k, v in attributes.items()],
+        }
+        if call.error is not None:
+            span["status"] = {"code": 2, "message": f"{call.error[1]} from upstream"}
+        return span
+
+
+def _otlp_json_value(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, int):
+        return {"intValue": str(value)}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    return {"stringValue": value}
+
+
+def otlp_bodies(count: int) -> tuple[list[bytes], list[bytes]]:
+    """The calls as OTLP export requests of BATCH spans each: (protobuf bodies, JSON bodies)."""
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    dress = SpanDresser(SEED)
+    protobuf: list[bytes] = []
+    documents: list[bytes] = []
+    spans: list[dict[str, Any]] = []
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "bench-app"}}]}
+
+    def flush() -> None:
+        document = {"resourceSpans": [{"resource": resource, "scopeSpans": [
+            {"scope": {"name": "opentelemetry.instrumentation.openai_v2"}, "spans": spans}]}]}
+        documents.append(orjson.dumps(document))
+        for span in spans:  # the protobuf JSON mapping wants base64 ids
+            for key in ("traceId", "spanId"):
+                span[key] = __import__("base64").b64encode(bytes.fromhex(span[key])).decode()
+        protobuf.append(json_format.ParseDict(document, ExportTraceServiceRequest()).SerializeToString())
+
+    for call in calls(count):
+        spans.append(dress(call))
+        if len(spans) == BATCH:
+            flush()
+            spans = []
+    if spans:
+        flush()
+    return protobuf, documents
+
+
+def time_otlp_ingest(bodies: list[bytes], encoding: str, spec: spec_model.Spec) -> float:
+    """CPU seconds for the OTLP receiver (decode, select, adapt) and the pipeline behind it to
+    take every body, into a fresh pipeline, as /v1/traces does after reading the body."""
+    from exporter import otlp_receiver
+    from exporter.pipeline import Pipeline
+
+    recorder = Recorder(max_series_per_metric=spec.ingest.cardinality.max_series_per_metric)
+    pipeline = Pipeline(spec, recorder=recorder, state=None)
+    gc.collect()
+    start = cpu()
+    for body in bodies:
+        reply = otlp_receiver.receive_traces(pipeline, body, encoding)
+        if reply.rejected:
+            raise SystemExit(f"OTLP receiver rejected {reply.rejected} spans: {reply.note}")
+    return cpu() - start
 
 
 def measured(call: Call) -> Measured:
@@ -637,6 +737,15 @@ def run(sizes: Sizes) -> list[tuple[str, str]]:
             o_rate = sizes.records / o_time * (1 - export / OTLP_INTERVAL_S)
             row(f"pipeline with OTLP on (token histogram + a push every {OTLP_INTERVAL_S:g} s)",
                 f"{o_rate:,.0f} records/s = {o_rate / f_rate:.2f} F, {(1 - o_rate / p_rate) * 100:.1f} % below")
+            protobuf, documents = otlp_bodies(sizes.records)
+            for encoding, bodies, label in (("application/x-protobuf", protobuf, "protobuf"),
+                                            ("application/json", documents, "JSON")):
+                mean = sum(map(len, bodies)) / sizes.records
+                t_otlp = min(time_otlp_ingest(bodies, encoding, spec) for _ in range(sizes.repeats))
+                rate = sizes.records / t_otlp
+                row(f"OTLP /v1/traces, {label} ({mean / 1024:.2f} KiB per span), fresh",
+                    f"{rate:,.0f} spans/s = {rate / f_rate:.2f} F = {rate / p_rate:.2f} x the LiteLLM path")
+            del protobuf, documents
             a_off, a_on, lines = time_audit(path, spec, max(sizes.repeats, 3), Path(tmp))
             # One roll line per day file; the rest are the relevant records.
             row("audit trail: records written to it (relevant share)",

@@ -9,6 +9,14 @@ The pipeline, in order: the OTLP/HTTP receiver (the exporter speaks HTTP/protobu
 memory limiter (first, so it refuses data before anything else buffers it), batching, then one
 exporter with retries and a queue. Secrets never enter the file: the bearer token is
 ``${env:NAME}``, which the Collector expands from its environment at start.
+
+With ``collector.genai_traces``, two traces pipelines share the receiver: one keeps only the GenAI
+model-call spans (the ``filter`` processor dropping every other span, by the conditions in
+``processor/filterprocessor/README.md`` of opentelemetry-collector-contrib: a span is dropped when
+any condition is true, ``error_mode: ignore``; ``IsMatch`` on a missing attribute is false, per
+``pkg/ottl/ottlfuncs/README.md``), strips message content with the ``transform`` processor, and
+sends them to the exporter's OTLP receiver; the other sends every span, unchanged, to the tracing
+backend, which keeps whole traces.
 """
 
 from __future__ import annotations
@@ -16,7 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 from alerts.yamlout import dump
-from exporter.spec import Collector, Spec
+from exporter import fields
+from exporter.spec import Collector, GenAiTraces, Spec
 
 PATH = "otel-collector/config.yaml"
 OTLP_HTTP_PORT = 4318
@@ -27,6 +36,24 @@ PROCESSORS = ("memory_limiter", "batch")
 # The exporter pushes its whole cumulative state every 15 s by default, so a push lost past the
 # retries is repaired by the next one: retrying for longer than a few intervals only queues
 # stale copies of data a newer push already carries.
+GENAI_FILTER = "filter/genai_model_calls"
+GENAI_NO_CONTENT = "transform/genai_no_content"
+GATEWATCH_EXPORTER = "otlphttp/gatewatch"
+GENAI_BATCH = "batch/gatewatch"
+# Spans per request to the exporter: well inside its ingest limits (10 MiB decompressed, 10,000
+# records by default) even for spans of a few KiB each.
+GENAI_BATCH_MAX_SPANS = 2048
+TRACING_EXPORTER = "otlphttp/tracing"
+# Attributes that hold message content, tool-call arguments and results, in every convention
+# release (gen_ai.prompt.N.*, gen_ai.completion.N.* are OpenLLMetry's): the exporter never reads
+# them, and they need not travel to it. Written as the OTTL string literal holds it: "\\." is a
+# regular-expression dot-escape once OTTL has unescaped the literal.
+CONTENT_ATTRIBUTES = (
+    r"^(gen_ai\\.(input|output)\\.messages|gen_ai\\.system_instructions|gen_ai\\.(prompt|completion)(\\..*)?"
+    r"|gen_ai\\.tool\\.(call\\.arguments|call\\.result|definitions)|gen_ai\\.retrieval\\..*"
+    r"|traceloop\\.entity\\.(input|output))$"
+)
+
 RETRY = {"enabled": True, "initial_interval": "5s", "max_interval": "30s", "max_elapsed_time": "120s"}
 QUEUE_SIZE = 100
 
@@ -46,7 +73,7 @@ def render(spec: Spec) -> dict[str, str]:
 
 def collector_config(collector: Collector) -> dict[str, Any]:
     exporter_name, exporter = backend_exporter(collector)
-    return {
+    config: dict[str, Any] = {
         "extensions": {"health_check": {"endpoint": f"0.0.0.0:{HEALTH_CHECK_PORT}"}},
         "receivers": {
             # 0.0.0.0: the Collector's default of localhost is unreachable from the exporter's container.
@@ -73,6 +100,65 @@ def collector_config(collector: Collector) -> dict[str, Any]:
             },
         },
     }
+    if collector.genai_traces is not None:
+        _add_genai_traces(config, collector.genai_traces)
+    return config
+
+
+def model_call_conditions() -> list[str]:
+    """filter processor conditions true for every span that is NOT a GenAI model call, so that
+    only model calls remain: the same rule as the exporter's span adapter (exporter/fields.py)."""
+    operation = f'attributes["{fields.OTEL_OPERATION}"]'
+    request_type = f'attributes["{fields.OTEL_OPENLLMETRY_REQUEST_TYPE}"]'
+    kind = f'attributes["{fields.OTEL_OPENLLMETRY_SPAN_KIND}"]'
+    return [
+        f'IsMatch({kind}, "{_alternatives(fields.OTEL_OPENLLMETRY_WRAPPERS)}")',
+        f'{operation} != nil and not IsMatch({operation}, "{_alternatives(fields.OTEL_MODEL_OPERATIONS)}")',
+        f'{operation} == nil and not IsMatch({request_type}, "{_alternatives(fields.OTEL_OPENLLMETRY_OPERATIONS)}")',
+    ]
+
+
+def _alternatives(names: Any) -> str:
+    return "^(" + "|".join(names) + ")$"
+
+
+def _add_genai_traces(config: dict[str, Any], traces: GenAiTraces) -> None:
+    processors = config["processors"]
+    processors[GENAI_FILTER] = {"error_mode": "ignore", "traces": {"span": model_call_conditions()}}
+    processors[GENAI_BATCH] = {"timeout": "5s", "send_batch_size": 1024, "send_batch_max_size": GENAI_BATCH_MAX_SPANS}
+    processors[GENAI_NO_CONTENT] = {
+        "error_mode": "ignore",
+        "trace_statements": [
+            {"context": "span", "statements": [f'delete_matching_keys(attributes, "{CONTENT_ATTRIBUTES}")']},
+            # Exception events carry error messages that can echo the prompt; only their names
+            # and times matter to the exporter.
+            {"context": "spanevent", "statements": ["keep_keys(attributes, [])"]},
+        ],
+    }
+    exporters = config["exporters"]
+    exporters[GATEWATCH_EXPORTER] = _otlphttp(traces.exporter_endpoint, traces.exporter_token_env)
+    pipelines = config["service"]["pipelines"]
+    pipelines["traces/gatewatch"] = {
+        "receivers": [RECEIVER],
+        "processors": ["memory_limiter", GENAI_FILTER, GENAI_NO_CONTENT, GENAI_BATCH],
+        "exporters": [GATEWATCH_EXPORTER],
+    }
+    if traces.tracing_endpoint is not None:
+        exporters[TRACING_EXPORTER] = _otlphttp(traces.tracing_endpoint, traces.tracing_token_env)
+        pipelines["traces"] = {"receivers": [RECEIVER], "processors": list(PROCESSORS),
+                               "exporters": [TRACING_EXPORTER]}
+
+
+def _otlphttp(endpoint: str, token_env: str | None) -> dict[str, Any]:
+    exporter: dict[str, Any] = {
+        "endpoint": endpoint,
+        "compression": "gzip",
+        "retry_on_failure": dict(RETRY),
+        "sending_queue": {"enabled": True, "num_consumers": 4, "queue_size": QUEUE_SIZE},
+    }
+    if token_env:
+        exporter["headers"] = {"Authorization": f"Bearer ${{env:{token_env}}}"}
+    return exporter
 
 
 def backend_exporter(collector: Collector) -> tuple[str, dict[str, Any]]:

@@ -16,8 +16,9 @@ from exporter.server import Listen, parse_listen
 from exporter.service import Options, run
 
 DESCRIPTION = """\
-Turn gateway request records (LiteLLM, Kong AI Gateway, gatewatch events) into Prometheus
-metrics. Records arrive by HTTP (POST /ingest/litellm, /ingest/kong, /ingest/events) or from
+Turn gateway request records (LiteLLM, Kong AI Gateway, OpenTelemetry, gatewatch events) into Prometheus
+metrics. Records arrive by HTTP (POST /ingest/litellm, /ingest/kong, /ingest/events), as
+OpenTelemetry GenAI spans or metrics over OTLP/HTTP (POST /v1/traces, /v1/metrics), or from
 files followed with --tail. GET /metrics serves Prometheus; GET /healthz and /readyz serve
 probes. SIGHUP reloads the spec; SIGTERM or SIGINT writes a final snapshot and exits."""
 

@@ -65,7 +65,11 @@ TOKEN_TYPES = ("input", "output", "cached_input", "reasoning")
 GUARDRAIL_STAGES = ("input", "output")
 GUARDRAIL_RESULTS = ("passed", "blocked", "masked", "flagged", "failed_open", "failed_closed", "not_run")
 POLICIES = ("unapproved_model", "classification_breach", "guardrail_bypass")
-EVENT_RESULTS = ("accepted", "rejected", "duplicate")
+# ``ignored``: an OTLP span that is not a model call (agent, tool, HTTP, database spans) or whose
+# producer the spec does not count (``otlp.sources``); nothing wrong with it.
+EVENT_RESULTS = ("accepted", "rejected", "duplicate", "ignored")
+# Why an OTLP request was refused whole (one closed set, the label's values).
+OTLP_REFUSALS = ("malformed", "content_type", "too_large", "unauthorized", "other")
 # What an adapter could not read in a record it still accepted and counted. Closed, so the gap
 # counter stays bounded; every adapter reports with these codes.
 RECORD_GAP_REASONS = (
@@ -225,7 +229,14 @@ EXPORTER_RECORD_GAPS = Metric(
 EXPORTER_EVENTS = Metric(
     "genai_exporter_events_total", _C, "records",
     ("source", "format", "result"),
-    "Records received, by result: accepted, rejected (malformed), duplicate (a retried id).",
+    "Records received, by result: accepted, rejected (malformed), duplicate (a retried id), "
+    "ignored (an OTLP span or point that is not a counted model call).",
+)
+EXPORTER_OTLP_REFUSED = Metric(
+    "genai_exporter_otlp_refused_requests_total", _C, "requests",
+    ("signal", "reason"),
+    "OTLP export requests refused whole: malformed (400), content_type (415), too_large (413), "
+    "unauthorized (401), other.",
 )
 EXPORTER_LAST_EVENT = Metric(
     "genai_exporter_last_event_timestamp_seconds", _G, "seconds",
@@ -380,6 +391,7 @@ CATALOG: tuple[Metric, ...] = (
     GUARDRAIL_SECONDS,
     GUARDRAIL_TIMED,
     EXPORTER_EVENTS,
+    EXPORTER_OTLP_REFUSED,
     EXPORTER_RECORD_GAPS,
     EXPORTER_LAST_EVENT,
     EXPORTER_LABEL_OVERFLOW,

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import re
 
+# Record formats posted as JSON to /ingest/<format> or tailed from files.
 FORMATS = ("litellm", "kong", "events")
+# OpenTelemetry spans, posted over OTLP to /v1/traces: attributed like the record formats.
+OTEL = "otel"
 
 ATTRIBUTE_FIELDS: dict[str, tuple[str, ...]] = {
     "litellm": (
@@ -31,7 +34,39 @@ ATTRIBUTE_FIELDS: dict[str, tuple[str, ...]] = {
         "request.headers.<name>",
     ),
     "events": ("team", "app", "classification"),
+    OTEL: (
+        "resource.service.name",
+        "resource.service.namespace",
+        "resource.k8s.namespace.name",
+        "resource.deployment.environment",
+        "resource.deployment.environment.name",
+        "resource.<key>",
+        "span.<key>",
+    ),
 }
+
+# Which OpenTelemetry spans are model calls: shared by the span adapter and the Collector config
+# that forwards only those spans (docs/otlp-in.md).
+OTEL_OPERATION = "gen_ai.operation.name"
+OTEL_OPENLLMETRY_REQUEST_TYPE = "llm.request.type"
+OTEL_OPENLLMETRY_SPAN_KIND = "traceloop.span.kind"
+# Inference operations -> the operation label. Beyond the conventions' chat, text_completion,
+# embeddings and generate_content, the names some producers use for other model calls.
+OTEL_MODEL_OPERATIONS = {
+    "chat": "chat",
+    "text_completion": "text_completion",
+    "embeddings": "embeddings",
+    "generate_content": "generate_content",
+    "image_generation": "image_generation",
+    "audio_transcription": "audio_transcription",
+    "speech": "speech",
+    "rerank": "rerank",
+}
+# OpenLLMetry's llm.request.type, before it set gen_ai.operation.name.
+OTEL_OPENLLMETRY_OPERATIONS = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings",
+                               "rerank": "rerank"}
+# OpenLLMetry's spans that wrap model calls; counting them would count the call twice.
+OTEL_OPENLLMETRY_WRAPPERS = ("workflow", "task", "agent", "tool")
 
 # A request tag "data-classification:confidential" becomes the attribute
 # "tag.data-classification" with value "confidential".

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -30,12 +30,12 @@ from exporter.audit.writer import AuditWriter
 from exporter.dedupe import Deduplicator, seed_of
 from exporter.dedupe import digest as digest_id
 from exporter.event import GatewayEvent, Rejection
-from exporter.fields import FORMATS
+from exporter.fields import FORMATS, OTEL
 from exporter.labels import LabelBound
 from exporter.legacy_state import LegacySnapshot, dedupe_slices
 from exporter.periods import month_bounds
 from exporter.policy import PolicyChecker
-from exporter.pricing import PriceBook
+from exporter.pricing import PER_MILLION, PriceBook
 from exporter.recorder import Recorder, Route, observed
 from exporter.snapshot import Generations, SnapshotError, StateSnapshot
 from exporter.snapshot import encode as encode_snapshot
@@ -67,6 +67,8 @@ class IngestResult:
     accepted: int = 0
     rejected: int = 0
     duplicates: int = 0
+    # Records the adapter set aside as not requests (OTel spans that are not model calls).
+    ignored: int = 0
     # (index in the batch, reason); at most MAX_ERRORS_REPORTED, the counts stay exact.
     errors: list[tuple[int, str]] = field(default_factory=list)
 
@@ -94,6 +96,21 @@ class NotDurable(Exception):  # noqa: N818 - it says what the caller must tell t
 
 class StateRefused(Exception):  # noqa: N818
     """No snapshot generation in the state directory is usable; the message says which failed."""
+
+
+class Totals(NamedTuple):
+    """Requests or tokens summed by a producer for one label set (see Pipeline.ingest_totals)."""
+
+    attributes: dict[str, str]
+    model: str
+    provider: str
+    operation: str
+    outcome: str
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    # Requests behind the token sums, counted as unpriced when the table has no price.
+    priced_requests: int = 0
 
 
 class _Bounds:
@@ -183,7 +200,7 @@ class Pipeline:
         self._spec_teams = frozenset(t.name for t in spec.teams)
         self._spec_apps = frozenset(a.name for a in spec.apps)
         paths = self._attributor.attribute_paths()
-        self._adapters: dict[str, Adapter] = {fmt: build_adapter(fmt, paths) for fmt in FORMATS}
+        self._adapters: dict[str, Adapter] = {fmt: build_adapter(fmt, paths) for fmt in (*FORMATS, OTEL)}
         self._prices = PriceBook(spec)
         self._policy = PolicyChecker(spec)
         self._amounts = AmountCheck(spec.ingest.bounds)
@@ -230,12 +247,14 @@ class Pipeline:
 
     def ingest(
         self,
-        records: list[bytes],
+        records: list[Any],
         fmt: str,
         source: str,
         position: tuple[str, Any] | None = None,
     ) -> IngestResult:
         """Normalise and record a batch. Never raises for bad records: they are counted.
+
+        ``records`` are raw records' bytes, or ``SpanRecord``s for the ``otel`` format.
 
         ``position`` (key, value) is stored with the counters in the same snapshot (and log
         entry), so a file tail resumes exactly after the last record it handed in.
@@ -248,7 +267,7 @@ class Pipeline:
         """
         adapter = self._adapters.get(fmt)
         if adapter is None:
-            raise ValueError(f"unknown format {fmt!r}; expected one of {list(FORMATS)}")
+            raise ValueError(f"unknown format {fmt!r}; expected one of {[*FORMATS, OTEL]}")
         result = IngestResult()
         mark = 0
         # A batch with a position (a tail's, at most its batch_lines) is one unit: one log entry
@@ -275,7 +294,7 @@ class Pipeline:
                 raise NotDurable from None
         return result
 
-    def _ingest_chunk(self, events: list[GatewayEvent | Rejection], offset: int, fmt: str, source: str, *,
+    def _ingest_chunk(self, events: list[GatewayEvent | Rejection | None], offset: int, fmt: str, source: str, *,
                       position: tuple[str, Any] | None, result: IngestResult,
                       logged_digests: list[int] | None = None) -> int:
         """Check, log and count one chunk (under the lock); returns the log mark to sync to.
@@ -297,6 +316,9 @@ class Pipeline:
         seed = seed_of(fmt)
         ready: list[tuple[GatewayEvent, _Route, float, float, bool]] = []
         for index, event in enumerate(events, offset):
+            if event is None:  # set aside by the adapter as not a request
+                chunk.ignored += 1
+                continue
             if type(event) is Rejection:
                 reason = event.reason
             else:
@@ -356,8 +378,8 @@ class Pipeline:
             try:
                 # Never a raw id or raw attribute on disk: the id's digest and the resolved labels.
                 logged = [encode_event(item[0], item[1].logged) for item in ready]
-                mark = self._wal.append(fmt, source, position, rejected=chunk.rejected,
-                                        duplicates=chunk.duplicates, events=logged, digests=ready_digests)
+                mark = self._wal.append(fmt, source, position, rejected=chunk.rejected, duplicates=chunk.duplicates,
+                                        ignored=chunk.ignored, events=logged, digests=ready_digests)
             except OSError:
                 dedupe.forget(remembered)
                 raise
@@ -388,9 +410,46 @@ class Pipeline:
         result.accepted += chunk.accepted
         result.rejected += chunk.rejected
         result.duplicates += chunk.duplicates
+        result.ignored += chunk.ignored
         if position is not None:
             self._positions[position[0]] = position[1]
         return mark
+    def ingest_totals(self, totals: Iterable[Totals], fmt: str) -> None:
+        """Record requests and tokens a producer reported already summed (OTLP GenAI metrics):
+        attributed, bounded and priced like events, without the per-request parts (durations,
+        guardrails, policy, audit), which sums do not carry."""
+        with self._lock:
+            recorder, bounds = self.recorder, self._bounds
+            for total in totals:
+                self._folds = folds = []
+                who = self._attributor.resolve(fmt, total.attributes)
+                listed = self._prices.canonical(total.model)
+                model = listed.name if listed is not None else bounds.model(total.model)
+                provider = bounds.provider(total.provider)
+                self._folds = None
+                base = (who.team, who.app, model, provider)
+                if total.requests:
+                    operation = bounds.operation(total.operation)
+                    recorder.inc(catalog.REQUESTS, (*base, operation, total.outcome, "miss"), total.requests)
+                tokens = total.input_tokens + total.output_tokens
+                if tokens:
+                    for token_type, count in (("input", total.input_tokens), ("output", total.output_tokens)):
+                        if count:
+                            recorder.inc(catalog.TOKENS, (*base, token_type), count)
+                    if listed is not None:
+                        price = listed.price
+                        cost = (total.input_tokens * price.input_per_mtok
+                                + total.output_tokens * price.output_per_mtok) / PER_MILLION
+                        recorder.inc(catalog.COST, base, cost)
+                    elif total.priced_requests:
+                        recorder.inc(catalog.EXPORTER_UNPRICED, (model,), total.priced_requests)
+                for label in folds:
+                    recorder.inc(catalog.EXPORTER_LABEL_OVERFLOW, (label,))
+
+    def count(self, metric: catalog.Metric, labels: tuple[str, ...], amount: float = 1.0) -> None:
+        """Add to one of the exporter's own counters, between batches."""
+        with self._lock:
+            self.recorder.inc(metric, labels, amount)
 
     def _note_rare(self, route: _Route, event: GatewayEvent, unpriced: bool) -> None:
         """What only some records need: unpriced and overflow counts, adoption timestamps."""
@@ -442,7 +501,8 @@ class Pipeline:
         model = listed.name if listed is not None else bounds.model(event.model)
         names = bounds.guardrail_names
         guardrails = tuple((bounds.guardrail(names.get(g.name, g.name)), g.stage, g.result) for g in event.guardrails)
-        policy = self._policy.check(who.team, model, who.classification, event.outcome, guardrails)
+        policy = self._policy.check(who.team, model, who.classification, event.outcome, guardrails,
+                                    guardrails_known=fmt != OTEL)
         key = (who.team, who.app, model, bounds.provider(event.provider), bounds.operation(event.operation),
                event.outcome, "hit" if event.cache_hit else "miss")
         entity_names = tuple(bounds.entity(name) for name in event.sensitive_entities)
@@ -477,6 +537,7 @@ class Pipeline:
             ("accepted", result.accepted),
             ("rejected", result.rejected),
             ("duplicate", result.duplicates),
+            ("ignored", result.ignored),
         ):
             if count:
                 rec.inc(catalog.EXPORTER_EVENTS, (source, fmt, outcome), count)
@@ -678,15 +739,16 @@ class Pipeline:
         assert wal is not None
         entries = 0
         records = 0
-        ignored = IngestResult()
+        discarded = IngestResult()  # replay answers nobody
         with self._lock:
             for entry in wal.replay(after_seq):
                 position = tuple(entry.position) if entry.position else None
                 events = [decode_event(fields) for fields in entry.events]
                 self._ingest_chunk(events, 0, entry.fmt, entry.source,  # type: ignore[arg-type]
-                                   position=position, result=ignored, logged_digests=entry.digests)
-                if entry.rejected or entry.duplicates:
-                    self._count_batch(entry.fmt, entry.source, IngestResult(0, entry.rejected, entry.duplicates))
+                                   position=position, result=discarded, logged_digests=entry.digests)
+                if entry.rejected or entry.duplicates or entry.ignored:
+                    self._count_batch(entry.fmt, entry.source,
+                                      IngestResult(0, entry.rejected, entry.duplicates, entry.ignored))
                 entries += 1
                 records += len(entry.events)
         if entries:

@@ -53,6 +53,7 @@ _VOCABULARY: dict[str, frozenset[str]] = {
     "stage": frozenset(c.GUARDRAIL_STAGES),
     "result": frozenset((*c.GUARDRAIL_RESULTS, *c.EVENT_RESULTS, "success", "failure")),
     "policy": frozenset(c.POLICIES),
+    "reason": frozenset(c.OTLP_REFUSALS),
 }
 
 # The cost/token family: one block per (team, app, model, provider).

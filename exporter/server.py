@@ -1,7 +1,8 @@
 """The exporter's HTTP endpoint: ingest, /metrics and the probes.
 
 ``POST /ingest/{litellm,kong,events}`` takes one JSON object, a JSON array or NDJSON (optionally
-gzip-compressed) and answers 202 with per-record counts; ``GET /metrics`` renders the pipeline;
+gzip-compressed) and answers 202 with per-record counts; ``POST /v1/traces`` and
+``POST /v1/metrics`` take OTLP/HTTP (``exporter.otlp_receiver``); ``GET /metrics`` renders the pipeline;
 ``GET /healthz`` and ``GET /readyz`` are for probes. Nothing a sender posts is ever echoed back
 or logged: responses and log lines carry counts, status codes and adapter reasons only.
 """
@@ -28,7 +29,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from exporter import catalog
+from exporter import catalog, otlp_receiver
 from exporter.batch import TooManyRecords, split_body
 from exporter.http_framing import CHUNKED, NO_BODY, Framing, FramingError, body_framing, read_chunked
 from exporter.logs import RejectionLog, ThrottledLog
@@ -42,11 +43,20 @@ METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 INGEST_ROUTES = {"/ingest/litellm": "litellm", "/ingest/kong": "kong", "/ingest/events": "events"}
 _METHODS: dict[str, tuple[str, ...]] = {
     **{path: ("POST",) for path in INGEST_ROUTES},
+    **{path: ("POST",) for path in otlp_receiver.ROUTES},
     "/metrics": ("GET", "HEAD"),
     "/healthz": ("GET", "HEAD"),
     "/readyz": ("GET", "HEAD"),
 }
 _GZIP = ("gzip", "x-gzip")
+# OTLP refusals counted by reason in genai_exporter_otlp_refused_requests_total; saturation (429,
+# 503) is counted by the ingest refusal counter alone, without the pipeline lock.
+_OTLP_REFUSALS = {
+    HTTPStatus.BAD_REQUEST: "malformed",
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE: "content_type",
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "too_large",
+    HTTPStatus.UNAUTHORIZED: "unauthorized",
+}
 # Seconds a sender is asked to wait when the exporter is saturated: long enough for the ingests
 # in flight to finish, short enough that a logger's queue does not overflow meanwhile.
 RETRY_AFTER_SECONDS = 1
@@ -82,6 +92,7 @@ class App:
         self.ready = threading.Event()
         self.rejections = RejectionLog(log)
         self.throttled = ThrottledLog(log)
+        self.otlp = otlp_receiver.Receiver()
         self._gate = threading.Condition()
         self._accepting = True
         self._in_flight = 0
@@ -392,15 +403,20 @@ class _Handler(BaseHTTPRequestHandler):
                 return HTTPStatus.OK
             self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"not ready\n", "text/plain; charset=utf-8")
             return HTTPStatus.SERVICE_UNAVAILABLE
+        if path in otlp_receiver.ROUTES:
+            return self._otlp(otlp_receiver.ROUTES[path])
         return self._ingest(INGEST_ROUTES[path])
 
     # -- ingest --------------------------------------------------------------------------
 
-    def _ingest(self, fmt: str) -> HTTPStatus:
-        app = self.server.app
-        if not app.authorized(self.headers.get("Authorization")):
+    def _require_token(self) -> None:
+        if not self.server.app.authorized(self.headers.get("Authorization")):
             self._extra_headers = [("WWW-Authenticate", 'Bearer realm="gatewatch"')]
             raise HttpError(HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token")
+
+    def _ingest(self, fmt: str) -> HTTPStatus:
+        app = self.server.app
+        self._require_token()
         limits = app.limits
         # Read before taking an ingest slot: a slow sender must not hold one while it uploads.
         # What bodies being read can cost is bounded by max_connections x max_body_bytes.
@@ -427,11 +443,40 @@ class _Handler(BaseHTTPRequestHandler):
         })
         return HTTPStatus.ACCEPTED
 
-    def _records(self, raw: bytes, limits: Any) -> list[bytes]:
-        """Decompress and split the body, within the decompression ratio and the record limit."""
+    def _otlp(self, signal: str) -> HTTPStatus:
+        """OTLP/HTTP export (see exporter.otlp_receiver), under the same token, body limits and
+        ingest caps as the record routes; refusals are counted by reason."""
+        app = self.server.app
+        pipeline: Any = app.pipeline
+        encoding = otlp_receiver.encoding_of(self.headers.get("Content-Type"))
+        try:
+            self._require_token()
+            if encoding is None:
+                raise HttpError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                                f"Content-Type must be {otlp_receiver.PROTOBUF} or {otlp_receiver.JSON}")
+            limits = app.limits
+            raw = self._read_body(limits.max_body_bytes)
+            if not app.enter():
+                raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down", headers=[_RETRY_AFTER])
+            try:
+                reply = app.otlp.receive(pipeline, signal, self._decompressed(raw, limits), encoding)
+            finally:
+                app.leave()
+        except HttpError as err:
+            reason = _OTLP_REFUSALS.get(err.status)
+            if reason is not None:
+                otlp_receiver.refused(pipeline, signal, reason)
+            raise
+        app.rejections.note(otlp_receiver.SOURCE, signal, reply.rejected, reply.errors)
+        self._note = reply.note
+        self._send(reply.status, reply.body, reply.content_type)
+        return reply.status
+
+    def _decompressed(self, raw: bytes, limits: Any) -> bytes:
+        """Undo Content-Encoding within the size limit and the decompression ratio."""
         app = self.server.app
         try:
-            body = _decode(raw, self.headers.get("Content-Encoding"), limits.max_body_bytes,
+            return _decode(raw, self.headers.get("Content-Encoding"), limits.max_body_bytes,
                            limits.max_decompression_ratio)
         except DecompressionRatioError:
             app.refused("decompression_ratio")
@@ -440,6 +485,11 @@ class _Handler(BaseHTTPRequestHandler):
             if err.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
                 app.refused("too_large")
             raise
+
+    def _records(self, raw: bytes, limits: Any) -> list[bytes]:
+        """Decompress and split the body, within the decompression ratio and the record limit."""
+        body = self._decompressed(raw, limits)
+        app = self.server.app
         try:
             records = split_body(body, limits.max_records_per_body)
         except TooManyRecords as err:

@@ -21,7 +21,7 @@ import yaml
 
 from exporter import catalog
 from exporter.burnrate import lowest_reachable_target, unreachable_factors
-from exporter.fields import FORMATS, is_known_field
+from exporter.fields import ATTRIBUTE_FIELDS, is_known_field
 
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
@@ -302,8 +302,22 @@ class Finance(Strict, kw_only=True):
     batch_discount_percent: Annotated[float, msgspec.Meta(ge=0, le=100)] = 50.0
 
 
+class GenAiTraces(Strict, kw_only=True):
+    """A traces pipeline in the Collector: applications' spans in, the GenAI model-call spans on
+    to the exporter's OTLP receiver, every span on to the tracing backend."""
+
+    # The exporter's --listen base URL; the Collector appends /v1/traces.
+    exporter_endpoint: str = "http://gatewatch-exporter:9464"
+    # The variable holding the exporter's ingest token in the Collector's environment.
+    exporter_token_env: EnvVarName | None = None
+    # OTLP/HTTP endpoint of the tracing backend (Tempo, Jaeger, a vendor); none: traces stop here.
+    tracing_endpoint: str | None = None
+    tracing_token_env: EnvVarName | None = None
+
+
 class Collector(Strict, kw_only=True):
-    """Where the OpenTelemetry Collector sends the exporter's OTLP push."""
+    """Where the OpenTelemetry Collector sends the exporter's OTLP push, and, with
+    ``genai_traces``, where it sends applications' GenAI spans."""
 
     # prometheus_remote_write covers Prometheus, Thanos receive and VictoriaMetrics; mimir is
     # remote write with a tenant; otlp is any OTLP/HTTP endpoint.
@@ -314,6 +328,7 @@ class Collector(Strict, kw_only=True):
     token_env: EnvVarName | None = None
     tenant: str | None = None  # mimir only: the X-Scope-OrgID
     memory_limit_mib: PositiveInt = 512
+    genai_traces: GenAiTraces | None = None
 
     def __post_init__(self) -> None:
         if (self.backend == "mimir") != (self.tenant is not None):
@@ -425,6 +440,36 @@ class Audit(Strict, kw_only=True):
     retention_max_days: PositiveInt = 400
 
 
+OtlpSignal = Literal["spans", "metrics", "none"]
+
+
+class OtlpSource(Strict, kw_only=True):
+    """Which signal one OTLP producer's figures are taken from, matched by its resource's
+    ``service.name`` and its instrumentation scope (shell-style patterns)."""
+
+    service: str = "*"
+    scope: str = "*"
+    signal: OtlpSignal
+
+
+class Otlp(Strict, kw_only=True):
+    """What the OTLP receiver (/v1/traces, /v1/metrics) counts.
+
+    A model call can reach the exporter twice: as the application's client span and as the
+    gateway's span, or as a span and as metrics. Only the producer the spec names authoritative
+    for a call counts it; the first matching source decides, ``default_signal`` the rest.
+    """
+
+    sources: tuple[OtlpSource, ...] = ()
+    default_signal: OtlpSignal = "spans"
+
+    def signal(self, service: str, scope: str) -> OtlpSignal:
+        for source in self.sources:
+            if fnmatch.fnmatchcase(service, source.service) and fnmatch.fnmatchcase(scope, source.scope):
+                return source.signal
+        return self.default_signal
+
+
 Audience = Literal["oncall", "budget_owner", "security"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
@@ -489,6 +534,7 @@ class Spec(Strict, kw_only=True):
     classification: Classification = Classification()
     attribution: dict[str, FormatAttribution] = {}
     ingest: Ingest = Ingest()
+    otlp: Otlp = Otlp()
     alerting: Alerting | None = None
     slos: Slos = Slos()
     collector: Collector = Collector()
@@ -835,8 +881,8 @@ def _duplicates(section: str, key: str, values: list[str]) -> Iterable[tuple[str
 
 
 def _attribute_paths(where: str, fmt: str, paths: Iterable[str]) -> Iterable[tuple[str, str]]:
-    if fmt not in FORMATS:
-        yield where, f"expected a format among {list(FORMATS)}, got {fmt!r}"
+    if fmt not in ATTRIBUTE_FIELDS:
+        yield where, f"expected a format among {list(ATTRIBUTE_FIELDS)}, got {fmt!r}"
         return
     for i, path in enumerate(paths):
         if not is_known_field(fmt, path):

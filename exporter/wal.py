@@ -48,6 +48,7 @@ class Entry(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
     position: tuple[str, Any] | None
     rejected: int
     duplicates: int
+    ignored: int
     # Ids are never stored: each event's id digest (0 for none) carries the duplicate window.
     # Each event as an array in GatewayEvent's field order (see encode_event).
     events: list[list[Any]]
@@ -149,7 +150,7 @@ class WriteAheadLog:
     # -- writing (under the pipeline lock) -------------------------------------------------
 
     def append(self, fmt: str, source: str, position: tuple[str, Any] | None, *, rejected: int,
-               duplicates: int, events: list[list[Any]], digests: list[int]) -> int:
+               duplicates: int, ignored: int = 0, events: list[list[Any]], digests: list[int]) -> int:
         """Write one entry (not yet durable: see ``sync``); returns its end mark. Raises OSError,
         having written nothing usable, when the disk refuses."""
         if self._failed:
@@ -157,7 +158,7 @@ class WriteAheadLog:
         if self._fd < 0:
             self._open_segment(self.last_seq + 1)
         seq = self.last_seq + 1
-        payload = _ENCODER.encode(Entry(seq, fmt, source, position, rejected, duplicates, events, digests))
+        payload = _ENCODER.encode(Entry(seq, fmt, source, position, rejected, duplicates, ignored, events, digests))
         frame = _HEADER.pack(len(payload), xxhash.xxh64_intdigest(payload)) + payload
         written = os.write(self._fd, frame)
         if written != len(frame):  # a full disk can take part of a write

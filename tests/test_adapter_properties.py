@@ -21,6 +21,7 @@ from exporter.adapters._common import entity_name
 from exporter.batch import split_body
 from exporter.event import GatewayEvent, Rejection
 from exporter.fields import ATTRIBUTE_FIELDS
+from exporter.fields import FORMATS as RECORD_FORMATS
 from tests.conformance.kong.fixtures import FIXTURES_BY_RELEASE
 from tests.conformance.litellm import golden
 from tests.conformance.litellm.releases import RELEASES
@@ -57,7 +58,10 @@ _FILLED = {
     "tag.<key>": "tag.data-classification",
     "request.headers.<name>": "request.headers.x-data-classification",
 }
-PATHS = {fmt: frozenset(_FILLED.get(p, p) for p in paths) for fmt, paths in ATTRIBUTE_FIELDS.items()}
+PATHS = {
+    fmt: frozenset(_FILLED.get(p, p) for p in paths)
+    for fmt, paths in ATTRIBUTE_FIELDS.items() if fmt in RECORD_FORMATS
+}
 ADAPTERS = {fmt: build_adapter(fmt, PATHS[fmt]) for fmt in PATHS}
 
 _scalars = (

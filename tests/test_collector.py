@@ -7,6 +7,7 @@ last test also runs ``otelcol-contrib validate`` where a developer has the binar
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -16,11 +17,14 @@ from typing import Any
 import msgspec
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collector import config
 from exporter import spec as spec_model
+from exporter.adapters.otel import READ, classify
 from exporter.otlp import metrics_url
-from exporter.spec import Collector
+from exporter.spec import Collector, GenAiTraces
 from tests.paths import EXAMPLE_SPEC
 
 SPEC = spec_model.load(EXAMPLE_SPEC)
@@ -136,15 +140,14 @@ def test_the_token_is_an_environment_reference_never_the_value(monkeypatch: pyte
 
 def test_the_example_spec_renders_its_mimir_backend() -> None:
     _, doc = rendered(SPEC.collector)
-    assert doc["exporters"] == {
-        "prometheusremotewrite": {
+    assert doc["exporters"]["prometheusremotewrite"] == {
+
             "endpoint": "https://mimir.northwind.example/api/v1/push",
             "retry_on_failure": {"enabled": True, "initial_interval": "5s", "max_interval": "30s",
                                  "max_elapsed_time": "120s"},
             "remote_write_queue": {"enabled": True, "num_consumers": 4, "queue_size": 100},
             "resource_to_telemetry_conversion": {"enabled": False},
             "headers": {"Authorization": "Bearer ${env:MIMIR_TOKEN}", "X-Scope-OrgID": "ai-platform"},
-        },
     }
     assert doc["processors"]["memory_limiter"]["limit_mib"] == 512
 
@@ -169,3 +172,96 @@ def test_a_real_collector_accepts_the_config(case: Case, tmp_path: Path) -> None
     result = subprocess.run([binary, "validate", f"--config={path}"], capture_output=True, text=True,
                             timeout=60, env=env, check=False)
     assert result.returncode == 0, result.stderr
+
+
+# -- GenAI traces: model-call spans to the exporter, every span to the tracing backend ----------
+
+GENAI = GenAiTraces(exporter_endpoint="http://gatewatch:9464", exporter_token_env="GATEWATCH_INGEST_TOKEN",
+                    tracing_endpoint="http://tempo:4318")
+
+
+def test_genai_spans_go_through_the_model_call_filter_and_the_content_stripper_to_the_exporter() -> None:
+    _, doc = rendered(Collector(genai_traces=GENAI))
+    pipelines = doc["service"]["pipelines"]
+    assert pipelines["traces/gatewatch"] == {
+        "receivers": ["otlp"],
+        "processors": ["memory_limiter", "filter/genai_model_calls", "transform/genai_no_content", "batch/gatewatch"],
+        "exporters": ["otlphttp/gatewatch"],
+    }
+    # The tracing backend keeps whole traces: every span, unfiltered.
+    assert pipelines["traces"] == {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"],
+                                   "exporters": ["otlphttp/tracing"]}
+    used = {kind: {c for p in pipelines.values() for c in p[kind]} for kind in ("receivers", "processors", "exporters")}
+    for kind, names in used.items():
+        assert set(doc[kind]) == names, kind
+    # Requests to the exporter stay inside its ingest limits.
+    assert doc["processors"]["batch/gatewatch"]["send_batch_max_size"] <= SPEC.ingest.max_records_per_body
+    gatewatch = doc["exporters"]["otlphttp/gatewatch"]
+    # otlphttp appends /v1/traces to the base URL: the exporter's receiver path.
+    assert gatewatch["endpoint"] == "http://gatewatch:9464"
+    assert gatewatch["headers"] == {"Authorization": "Bearer ${env:GATEWATCH_INGEST_TOKEN}"}
+    assert "headers" not in doc["exporters"]["otlphttp/tracing"]
+
+
+def test_without_a_tracing_backend_only_the_exporter_gets_spans() -> None:
+    _, doc = rendered(Collector(genai_traces=GenAiTraces()))
+    assert set(doc["service"]["pipelines"]) == {"metrics", "traces/gatewatch"}
+    assert "otlphttp/tracing" not in doc["exporters"]
+
+
+def _ottl_regex(literal: str) -> re.Pattern[str]:
+    """The regular expression an OTTL string literal holds: OTTL turns a doubled backslash into one."""
+    return re.compile(literal.replace("\\\\", "\\"))
+
+
+_CONDITION = re.compile(
+    r'^(?:IsMatch\(attributes\["(?P<k1>[^"]+)"\], "(?P<r1>[^"]+)"\)'
+    r'|attributes\["(?P<k2>[^"]+)"\] (?P<op>!=|==) nil'
+    r' and not IsMatch\(attributes\["(?P<k3>[^"]+)"\], "(?P<r3>[^"]+)"\))$'
+)
+
+
+def _dropped(conditions: list[str], attributes: dict[str, str]) -> bool:
+    """The filter processor's verdict: dropped when any condition holds (IsMatch on nil is false)."""
+    for condition in conditions:
+        found = _CONDITION.match(condition)
+        assert found is not None, condition
+        if found["k1"]:
+            value = attributes.get(found["k1"])
+            if value is not None and _ottl_regex(found["r1"]).search(value):
+                return True
+            continue
+        present = attributes.get(found["k2"]) is not None
+        if present != (found["op"] == "!="):
+            continue
+        value = attributes.get(found["k3"])
+        if value is None or not _ottl_regex(found["r3"]).search(value):
+            return True
+    return False
+
+
+_SPAN_KEYS = ["gen_ai.operation.name", "llm.request.type", "traceloop.span.kind"]
+_SPAN_VALUES = ["chat", "text_completion", "embeddings", "generate_content", "invoke_agent", "execute_tool",
+                "completion", "embedding", "rerank", "workflow", "tool", "task", "agent", "chat2", "xchat", ""]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(_SPAN_KEYS), st.sampled_from(_SPAN_VALUES)))
+def test_the_collector_keeps_exactly_the_spans_the_exporter_counts(attributes: dict[str, str]) -> None:
+    conditions = config.model_call_conditions()
+    kept = not _dropped(conditions, {k: v for k, v in attributes.items() if v != ""})
+    assert kept == (classify({k: v for k, v in attributes.items() if v != ""}) is not None)
+
+
+@pytest.mark.parametrize("key", [
+    "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions", "gen_ai.prompt",
+    "gen_ai.prompt.0.content", "gen_ai.completion.0.content", "gen_ai.tool.call.arguments",
+    "gen_ai.tool.call.result", "gen_ai.tool.definitions", "traceloop.entity.input", "gen_ai.retrieval.query.text",
+])
+def test_message_content_is_stripped_before_it_leaves_for_the_exporter(key: str) -> None:
+    assert _ottl_regex(config.CONTENT_ATTRIBUTES).search(key)
+
+
+def test_nothing_the_exporter_reads_is_stripped() -> None:
+    pattern = _ottl_regex(config.CONTENT_ATTRIBUTES)
+    assert not [key for key in READ if pattern.search(key)]

@@ -894,7 +894,7 @@ function(cfg) {
         },
         {
           "alert": "GenAIRecordsRejected",
-          "expr": std.format("sum by (format) (rate(genai_exporter_events_total{%(gatewatchSelectorPrefix)sresult=\"rejected\"}[5m]))\n/ sum by (format) (rate(genai_exporter_events_total%(gatewatchSelectorBraces)s[5m]))\n> 0.05", cfg),
+          "expr": std.format("sum by (format) (rate(genai_exporter_events_total{%(gatewatchSelectorPrefix)sresult=\"rejected\"}[5m]))\n/ sum by (format) (rate(genai_exporter_events_total{%(gatewatchSelectorPrefix)sresult!=\"ignored\"}[5m]))\n> 0.05", cfg),
           "for": "10m",
           "labels": {
             "severity": "warning",
@@ -927,7 +927,7 @@ function(cfg) {
         },
         {
           "alert": "GenAISpecOutOfStep",
-          "expr": std.format("count(genai_spec_info{%(gatewatchSelectorPrefix)shash!=\"b5b73ae8f6a28ef4\"}) > 0", cfg),
+          "expr": std.format("count(genai_spec_info{%(gatewatchSelectorPrefix)shash!=\"1a33a0fe7943fe1b\"}) > 0", cfg),
           "for": "15m",
           "labels": {
             "severity": "warning",
@@ -937,7 +937,7 @@ function(cfg) {
           },
           "annotations": {
             "summary": "An exporter runs another spec than the rules were generated from",
-            "description": "{{ $value }} gatewatch exporter(s) run a spec whose hash is not b5b73ae8f6a28ef4, the spec these rules were generated from: regenerate and reload one of them.",
+            "description": "{{ $value }} gatewatch exporter(s) run a spec whose hash is not 1a33a0fe7943fe1b, the spec these rules were generated from: regenerate and reload one of them.",
             "runbook_url": std.format("%(runbookURLBase)s/GenAISpecOutOfStep.md", cfg),
             "dashboard_url": std.format("%(dashboardURLBase)s/d/gatewatch-overview/genai-platform-overview?viewPanel=7", cfg),
           },

@@ -37,7 +37,8 @@ class CompletionTokensDetails(Decoded):
     reasoning_tokens: Count | None = None
 
 
-Adapter = Callable[[bytes], GatewayEvent | Rejection]
+# None: the record is not a request at all (an OTel span that is not a model call).
+Adapter = Callable[[Any], GatewayEvent | Rejection | None]
 
 
 class RecordError(Exception):
