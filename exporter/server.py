@@ -51,6 +51,8 @@ _METHODS: dict[str, tuple[str, ...]] = {
 _GZIP = ("gzip", "x-gzip")
 # OTLP refusals counted by reason in genai_exporter_otlp_refused_requests_total; saturation (429,
 # 503) is counted by the ingest refusal counter alone, without the pipeline lock.
+_NOT_DURABLE = ("the state directory refused a write; retry the batch (records with ids kept before the "
+                "failure then count as duplicates)")
 _OTLP_REFUSALS = {
     HTTPStatus.BAD_REQUEST: "malformed",
     HTTPStatus.UNSUPPORTED_MEDIA_TYPE: "content_type",
@@ -428,9 +430,7 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 result = app.pipeline.ingest(records, fmt, SOURCE)
             except NotDurable:
-                raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE,
-                                "the state directory refused a write; retry the batch (records with ids "
-                                "kept before the failure then count as duplicates)", headers=[_RETRY_AFTER]) from None
+                raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE, _NOT_DURABLE, headers=[_RETRY_AFTER]) from None
         finally:
             app.leave()
         app.rejections.note(SOURCE, fmt, result.rejected, result.errors)
@@ -460,6 +460,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down", headers=[_RETRY_AFTER])
             try:
                 reply = app.otlp.receive(pipeline, signal, self._decompressed(raw, limits), encoding)
+            except NotDurable:
+                raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE, _NOT_DURABLE, headers=[_RETRY_AFTER]) from None
             finally:
                 app.leave()
         except HttpError as err:
