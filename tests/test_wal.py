@@ -14,10 +14,12 @@ from exporter import catalog
 from exporter import wal as wal_module
 from exporter.pipeline import NotDurable, Pipeline
 from exporter.recorder import Recorder
+from exporter.server import App, ExporterServer, parse_listen
 from exporter.spec import load
 from exporter.state import StateStore
 from exporter.wal import WriteAheadLog
 from tests.paths import EXAMPLE_SPEC
+from tests.support.processes import request
 
 SPEC = load(EXAMPLE_SPEC)
 NOW = 1_790_000_100.0
@@ -102,3 +104,32 @@ def test_a_refused_sync_is_not_acknowledged_until_a_snapshot_holds_the_state(
     restarted = Pipeline(SPEC, recorder=Recorder(clock=lambda: NOW), state=StateStore(state), clock=lambda: NOW)
     requests = sum(v for _, v in restarted.recorder.series(catalog.REQUESTS))
     assert requests == 20
+
+
+def test_over_http_a_refused_write_is_503_with_retry_after_and_the_retry_is_acknowledged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, litellm_records: list[dict[str, Any]]
+) -> None:
+    monkeypatch.delenv("GATEWATCH_INGEST_TOKEN", raising=False)
+    pipeline = Pipeline(SPEC, recorder=Recorder(), state=StateStore(tmp_path / "state"))
+    server = ExporterServer(parse_listen("127.0.0.1:0"), App(pipeline))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    body = b"\n".join(_records(litellm_records[0], 0, 5))
+    real = os.fdatasync
+    try:
+        def full_disk(fd: int) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(wal_module.os, "fdatasync", full_disk)
+        status, answer, headers = request(url, "POST", "/ingest/litellm", body)
+        assert status == 503
+        assert "retry-after" in headers
+        assert b"state directory refused a write" in answer
+        monkeypatch.setattr(wal_module.os, "fdatasync", real)
+        pipeline.save()  # the snapshot makes what was counted durable; appending resumes
+        status, answer, _ = request(url, "POST", "/ingest/litellm", body)
+        assert status == 202
+        assert json.loads(answer)["duplicates"] == 5, "the first attempt's records were kept"
+    finally:
+        server.shutdown()
+        server.server_close()
