@@ -22,7 +22,7 @@ from tests.paths import EXAMPLE_SPEC
 from tests.support.processes import Exporter, by_label, request, spec_variant, start_exporter, total, wait_for
 
 TEAMS = sorted(t.name for t in load(EXAMPLE_SPEC).teams)
-BATCHES = 300
+BATCHES = 400
 BATCH = 40
 CLIENTS = 3
 KILLS = 4
@@ -56,6 +56,7 @@ class _Client(threading.Thread):
         super().__init__(daemon=True)
         self.target, self.bodies = target, bodies
         self.retries = 0
+        self.acked = 0
         self.failure: BaseException | None = None
 
     def run(self) -> None:
@@ -69,6 +70,7 @@ class _Client(threading.Thread):
                         status, answer = 0, None  # killed mid-answer: not acknowledged
                     if status == 202:
                         assert answer["rejected"] == 0, answer
+                        self.acked += 1
                         break
                     assert status in (0, 503), (status, answer)
                     assert time.monotonic() < deadline, "a batch was never acknowledged"
@@ -89,12 +91,14 @@ def test_every_acknowledged_record_is_counted_once_across_kill_9(
     try:
         for client in clients:
             client.start()
-        kills = 0
-        while kills < KILLS and any(c.is_alive() for c in clients):
-            time.sleep(rng.uniform(0.05, 0.5))
+        # Kills land at random moments, but while the clients are still posting: each waits for
+        # a share of the batches to be acknowledged, then a random few milliseconds more.
+        for kill, share in enumerate(sorted(rng.uniform(0.1, 0.8) for _ in range(KILLS)), 1):
+            wait_for(lambda share=share: sum(c.acked for c in clients) >= share * BATCHES,
+                     timeout=120, interval=0.005, what=f"{share:.0%} of the batches acknowledged")
+            time.sleep(rng.uniform(0.0, 0.05))
             target[0].kill()
-            kills += 1
-            target[0] = start_exporter(tmp_path / f"run-{kills}", "--state-dir", state, log_level="info")
+            target[0] = start_exporter(tmp_path / f"run-{kill}", "--state-dir", state, log_level="info")
         for client in clients:
             client.join(300)
             assert not client.is_alive(), "a client did not finish"
