@@ -284,15 +284,20 @@ class Pipeline:
                     self.recorder.inc(catalog.EXPORTER_STATE_WRITE_FAILURES, ())
                     log.error("could not write the write-ahead log in %s: %s", self._state_dir, err)
                     raise NotDurable from None
-        if mark and self._wal is not None:
-            try:
-                self._wal.sync(mark)
-            except OSError as err:
-                with self._lock:
-                    self.recorder.inc(catalog.EXPORTER_STATE_WRITE_FAILURES, ())
-                log.error("could not sync the write-ahead log in %s: %s", self._state_dir, err)
-                raise NotDurable from None
+        self._sync(mark)
         return result
+
+    def _sync(self, mark: int) -> None:
+        """Wait until the log is on disk up to ``mark`` (group commit); NotDurable if it cannot be."""
+        if not mark or self._wal is None:
+            return
+        try:
+            self._wal.sync(mark)
+        except OSError as err:
+            with self._lock:
+                self.recorder.inc(catalog.EXPORTER_STATE_WRITE_FAILURES, ())
+            log.error("could not sync the write-ahead log in %s: %s", self._state_dir, err)
+            raise NotDurable from None
 
     def _ingest_chunk(self, events: list[GatewayEvent | Rejection | None], offset: int, fmt: str, source: str, *,
                       position: tuple[str, Any] | None, result: IngestResult,
@@ -417,34 +422,57 @@ class Pipeline:
     def ingest_totals(self, totals: Iterable[Totals], fmt: str) -> None:
         """Record requests and tokens a producer reported already summed (OTLP GenAI metrics):
         attributed, bounded and priced like events, without the per-request parts (durations,
-        guardrails, policy, audit), which sums do not carry."""
+        guardrails, policy, audit), which sums do not carry. With a state directory they are in
+        the write-ahead log, resolved, before this returns (NotDurable if the disk refuses)."""
+        mark = 0
         with self._lock:
-            recorder, bounds = self.recorder, self._bounds
-            for total in totals:
-                self._folds = folds = []
-                who = self._attributor.resolve(fmt, total.attributes)
-                listed = self._prices.canonical(total.model)
-                model = listed.name if listed is not None else bounds.model(total.model)
-                provider = bounds.provider(total.provider)
-                self._folds = None
-                base = (who.team, who.app, model, provider)
-                if total.requests:
-                    operation = bounds.operation(total.operation)
-                    recorder.inc(catalog.REQUESTS, (*base, operation, total.outcome, "miss"), total.requests)
-                tokens = total.input_tokens + total.output_tokens
-                if tokens:
-                    for token_type, count in (("input", total.input_tokens), ("output", total.output_tokens)):
-                        if count:
-                            recorder.inc(catalog.TOKENS, (*base, token_type), count)
-                    if listed is not None:
-                        price = listed.price
-                        cost = (total.input_tokens * price.input_per_mtok
-                                + total.output_tokens * price.output_per_mtok) / PER_MILLION
-                        recorder.inc(catalog.COST, base, cost)
-                    elif total.priced_requests:
-                        recorder.inc(catalog.EXPORTER_UNPRICED, (model,), total.priced_requests)
-                for label in folds:
-                    recorder.inc(catalog.EXPORTER_LABEL_OVERFLOW, (label,))
+            resolved = [self._resolve_totals(total, fmt) for total in totals]
+            if self._wal is not None:
+                try:
+                    mark = self._wal.append(fmt, fmt, None, rejected=0, duplicates=0, events=[], digests=[],
+                                            totals=[list(total) for total, _ in resolved])
+                except OSError as err:
+                    self.recorder.inc(catalog.EXPORTER_STATE_WRITE_FAILURES, ())
+                    log.error("could not write the write-ahead log in %s: %s", self._state_dir, err)
+                    raise NotDurable from None
+            for total, folds in resolved:
+                self._count_totals(total, folds)
+        self._sync(mark)
+
+    def _resolve_totals(self, total: Totals, fmt: str) -> tuple[Totals, list[str]]:
+        """``total`` with bounded labels in place of raw ones (as the log stores it), and the
+        labels the cardinality guard folded on the way."""
+        bounds = self._bounds
+        self._folds = folds = []
+        who = self._resolve(fmt, total.attributes)
+        listed = self._prices.canonical(total.model)
+        model = listed.name if listed is not None else bounds.model(total.model)
+        provider = bounds.provider(total.provider)
+        operation = bounds.operation(total.operation) if total.requests else total.operation
+        self._folds = None
+        attributes = {_RESOLVED: "1", "team": who.team, "app": who.app, "classification": who.classification}
+        return total._replace(attributes=attributes, model=model, provider=provider, operation=operation), folds
+
+    def _count_totals(self, total: Totals, folds: list[str]) -> None:
+        recorder = self.recorder
+        team, app = total.attributes["team"], total.attributes["app"]
+        base = (team, app, total.model, total.provider)
+        if total.requests:
+            recorder.inc(catalog.REQUESTS, (*base, total.operation, total.outcome, "miss"), total.requests)
+        if total.input_tokens + total.output_tokens:
+            for token_type, count in (("input", total.input_tokens), ("output", total.output_tokens)):
+                if count:
+                    recorder.inc(catalog.TOKENS, (*base, token_type), count)
+            listed = self._prices.canonical(total.model)
+            if listed is not None:
+                price = listed.price
+                cost = (total.input_tokens * price.input_per_mtok
+                        + total.output_tokens * price.output_per_mtok) / PER_MILLION
+                recorder.inc(catalog.COST, base, cost)
+            elif total.priced_requests:
+                recorder.inc(catalog.EXPORTER_UNPRICED, (total.model,), total.priced_requests)
+        for label in folds:
+            recorder.inc(catalog.EXPORTER_LABEL_OVERFLOW, (label,))
 
     def count(self, metric: catalog.Metric, labels: tuple[str, ...], amount: float = 1.0) -> None:
         """Add to one of the exporter's own counters, between batches."""
@@ -746,6 +774,8 @@ class Pipeline:
                 events = [decode_event(fields) for fields in entry.events]
                 self._ingest_chunk(events, 0, entry.fmt, entry.source,  # type: ignore[arg-type]
                                    position=position, result=discarded, logged_digests=entry.digests)
+                for fields in entry.totals:
+                    self._count_totals(*self._resolve_totals(Totals(*fields), entry.fmt))
                 if entry.rejected or entry.duplicates or entry.ignored:
                     self._count_batch(entry.fmt, entry.source,
                                       IngestResult(0, entry.rejected, entry.duplicates, entry.ignored))

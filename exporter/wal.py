@@ -53,6 +53,8 @@ class Entry(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
     # Each event as an array in GatewayEvent's field order (see encode_event).
     events: list[list[Any]]
     digests: list[int]
+    # Sums a producer reported (pipeline.Totals, resolved), as arrays in its field order.
+    totals: list[list[Any]] = []
 
 
 _EVENT_FIELDS = [f.name for f in msgspec.structs.fields(GatewayEvent)]
@@ -150,7 +152,8 @@ class WriteAheadLog:
     # -- writing (under the pipeline lock) -------------------------------------------------
 
     def append(self, fmt: str, source: str, position: tuple[str, Any] | None, *, rejected: int,
-               duplicates: int, ignored: int = 0, events: list[list[Any]], digests: list[int]) -> int:
+               duplicates: int, ignored: int = 0, events: list[list[Any]], digests: list[int],
+               totals: list[list[Any]] | None = None) -> int:
         """Write one entry (not yet durable: see ``sync``); returns its end mark. Raises OSError,
         having written nothing usable, when the disk refuses."""
         if self._failed:
@@ -158,7 +161,8 @@ class WriteAheadLog:
         if self._fd < 0:
             self._open_segment(self.last_seq + 1)
         seq = self.last_seq + 1
-        payload = _ENCODER.encode(Entry(seq, fmt, source, position, rejected, duplicates, ignored, events, digests))
+        entry = Entry(seq, fmt, source, position, rejected, duplicates, ignored, events, digests, totals or [])
+        payload = _ENCODER.encode(entry)
         frame = _HEADER.pack(len(payload), xxhash.xxh64_intdigest(payload)) + payload
         written = os.write(self._fd, frame)
         if written != len(frame):  # a full disk can take part of a write

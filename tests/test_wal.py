@@ -12,7 +12,8 @@ import pytest
 
 from exporter import catalog
 from exporter import wal as wal_module
-from exporter.pipeline import NotDurable, Pipeline
+from exporter.fields import OTEL
+from exporter.pipeline import NotDurable, Pipeline, Totals
 from exporter.recorder import Recorder
 from exporter.server import App, ExporterServer, parse_listen
 from exporter.spec import load
@@ -133,3 +134,23 @@ def test_over_http_a_refused_write_is_503_with_retry_after_and_the_retry_is_ackn
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_sums_from_a_producer_are_logged_resolved_and_counted_again_after_a_crash(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    team_alias = next(t for t in SPEC.teams if t.aliases)
+    sums = [
+        Totals({"team.raw-canary": "x", "resource.team": team_alias.aliases[0]}, "gpt-4o", "openai", "chat",
+               "success", requests=7, input_tokens=700, output_tokens=70, priced_requests=7),
+        Totals({}, "model-unlisted-17", "openai", "chat", "success", requests=3, input_tokens=30, priced_requests=3),
+    ]
+    first = Pipeline(SPEC, recorder=Recorder(clock=lambda: NOW), state=StateStore(state), clock=lambda: NOW)
+    first.ingest_totals(sums, OTEL)
+    expected = {k: v for k, v in first.recorder.series(catalog.REQUESTS)}
+    first.close()  # no snapshot: only the log holds the sums, as after kill -9
+    log_bytes = b"".join(p.read_bytes() for p in (state / "wal").glob("*.log"))
+    # Raw attribute values never reach the disk; the bounded labels they resolved to do.
+    assert b"raw-canary" not in log_bytes and team_alias.aliases[0].encode() not in log_bytes
+    second = Pipeline(SPEC, recorder=Recorder(clock=lambda: NOW), state=StateStore(state), clock=lambda: NOW)
+    assert {k: v for k, v in second.recorder.series(catalog.REQUESTS)} == expected
+    assert sum(expected.values()) == 10
