@@ -113,8 +113,8 @@ def rejected_text(format_: str, value: str) -> AlertText:
 
 def overflow_text(label: str, value: str) -> AlertText:
     return AlertText(
-        f"{label} values fold into __other__",
-        f"{value} {label} values beyond the spec's cardinality limit were folded into __other__ in the last "
+        f"{label} values fold into {catalog.OTHER}",
+        f"{value} {label} values beyond the spec's cardinality limit were folded into {catalog.OTHER} in the last "
         "15 minutes: counts and cost are kept, attribution is lost.",
     )
 

@@ -72,7 +72,7 @@ def _what(objective: Objective) -> str:
 
 
 def describe(objective: Objective, tier: str, value: str) -> AlertText:
-    """(summary, description) with ``value`` (a template, or its rendering in tests)."""
+    """Summary and description with ``value`` (a template, or its rendering in the promtool cases)."""
     budget = error_budget(objective)
     thresholds = ", ".join(
         f"{shown(w.factor * budget * 100)} % over {w.long} and {w.short} ({w.factor:g}x)" for w in _windows(tier)

@@ -18,7 +18,7 @@ import pytest
 
 from alerts import cost, meta, platform, provider, recording, review, security, slo
 from alerts.cases import security as security_cases
-from alerts.model import AlertRule, RuleGroup
+from alerts.model import AlertRule, RecordingRule, RuleGroup
 from alerts.prometheus_rules import CASES, MODULES
 from alerts.render import rule_file, unit_test_file
 from alerts.yamlout import dump
@@ -48,7 +48,7 @@ def test_every_alerting_rule_module_has_a_cases_module_of_the_same_name() -> Non
 
 
 def _with_description(groups: tuple[RuleGroup, ...], name: str, old: str, new: str) -> tuple[RuleGroup, ...]:
-    def mutate(rule: object) -> object:
+    def mutate(rule: RecordingRule | AlertRule) -> RecordingRule | AlertRule:
         if isinstance(rule, AlertRule) and rule.name == name:
             assert old in rule.description
             return dataclasses.replace(rule, description=rule.description.replace(old, new))

@@ -1,4 +1,4 @@
-"""promtool unit-test cases, one module per rule module, kept apart from the rules they prove.
+"""promtool unit-test cases, one module per alerting rule module, kept apart from the rules they prove.
 
 They are generated output, not part of the test suite: ``alerts.prometheus_rules`` renders them
 into ``build/prometheus/tests/`` so an organisation's CI can run ``promtool test rules`` on the
