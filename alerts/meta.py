@@ -8,12 +8,47 @@ failing to evaluate, and scrapes refused for exceeding ``sample_limit``.
 
 from __future__ import annotations
 
-from alerts.cases import expected_alert
-from alerts.model import AlertCase, AlertRule, ExpectedAlert, RuleGroup, SeriesInput, UnitTest
+from alerts.model import AlertRule, AlertText, RuleGroup
 from exporter.spec import Spec
 
 
+def watchdog_text(value: str) -> AlertText:
+    return AlertText(
+        "The alerting pipeline is alive",
+        f"Always firing (value {value}) so the dead-man's switch hears from Prometheus and Alertmanager; when it "
+        "stops arriving, the alerting path itself is broken.",
+    )
+
+
+def notifications_text(integration: str, value: str) -> AlertText:
+    return AlertText(
+        f"Alertmanager cannot deliver {integration} notifications",
+        f"{value} {integration} notifications failed in the last 5 minutes: alerts routed there reach nobody.",
+    )
+
+
+def rule_failures_text(rule_group: str, value: str) -> AlertText:
+    return AlertText(
+        f"Rules of {rule_group} fail to evaluate",
+        f"{value} rule evaluations failed in {rule_group} in the last 5 minutes: the alerts in that group cannot "
+        "fire.",
+    )
+
+
+def sample_limit_text(job: str, value: str) -> AlertText:
+    return AlertText(
+        "Scrapes exceed their sample_limit",
+        f"{value} scrapes seen by {job} in the last 5 minutes exceeded their sample_limit and were dropped whole: "
+        "the target's metrics are missing.",
+    )
+
+
 def alerts() -> tuple[AlertRule, ...]:
+    value = "{{ $value | humanize }}"
+    watchdog = watchdog_text("{{ $value }}")
+    notifications = notifications_text("{{ $labels.integration }}", value)
+    rule_failures = rule_failures_text("{{ $labels.rule_group }}", value)
+    sample_limit = sample_limit_text("{{ $labels.job }}", value)
     return (
         AlertRule(
             name="Watchdog",
@@ -21,11 +56,8 @@ def alerts() -> tuple[AlertRule, ...]:
             for_="",
             severity="info",
             audience="oncall",
-            summary="The alerting pipeline is alive",
-            description=(
-                "Always firing (value {{ $value }}) so the dead-man's switch hears from Prometheus and "
-                "Alertmanager; when it stops arriving, the alerting path itself is broken."
-            ),
+            summary=watchdog.summary,
+            description=watchdog.description,
             dashboard="overview",
             panel="firing-alerts",
         ),
@@ -35,11 +67,8 @@ def alerts() -> tuple[AlertRule, ...]:
             for_="10m",
             severity="critical",
             audience="oncall",
-            summary="Alertmanager cannot deliver {{ $labels.integration }} notifications",
-            description=(
-                "{{ $value | humanize }} {{ $labels.integration }} notifications failed in the last 5 minutes: "
-                "alerts routed there reach nobody."
-            ),
+            summary=notifications.summary,
+            description=notifications.description,
             dashboard="overview",
             panel="firing-alerts",
         ),
@@ -49,11 +78,8 @@ def alerts() -> tuple[AlertRule, ...]:
             for_="5m",
             severity="critical",
             audience="oncall",
-            summary="Rules of {{ $labels.rule_group }} fail to evaluate",
-            description=(
-                "{{ $value | humanize }} rule evaluations failed in {{ $labels.rule_group }} in the last "
-                "5 minutes: the alerts in that group cannot fire."
-            ),
+            summary=rule_failures.summary,
+            description=rule_failures.description,
             dashboard="overview",
             panel="firing-alerts",
         ),
@@ -63,11 +89,8 @@ def alerts() -> tuple[AlertRule, ...]:
             for_="",
             severity="warning",
             audience="oncall",
-            summary="Scrapes exceed their sample_limit",
-            description=(
-                "{{ $value | humanize }} scrapes seen by {{ $labels.job }} in the last 5 minutes exceeded their "
-                "sample_limit and were dropped whole: the target's metrics are missing."
-            ),
+            summary=sample_limit.summary,
+            description=sample_limit.description,
             dashboard="overview",
             panel="exporter-health",
         ),
@@ -78,55 +101,3 @@ def groups(spec: Spec) -> tuple[RuleGroup, ...]:
     if spec.alerting is None:
         return ()
     return (RuleGroup("gatewatch-meta-alerts", alerts()),)
-
-
-def _expected(spec: Spec, rule: AlertRule, labels: dict[str, str], summary: str, description: str) -> ExpectedAlert:
-    return expected_alert(spec, rule, labels, summary, description)
-
-
-def unit_tests(spec: Spec) -> tuple[UnitTest, ...]:
-    """Failures start at minute 11, one a minute, on counters that were 0: increase over 5m is 1
-    at 11m (pending) and 5 from 15m. Notifications fire at 21m (for 10m), rule failures at 16m
-    (for 5m), the sample limit at once (11m). Watchdog fires from the first evaluation."""
-    if spec.alerting is None:
-        return ()
-    watchdog, notifications, rules, sample_limit = alerts()
-    group = "/etc/prometheus/rules/gatewatch-alerts.yml;gatewatch-provider-alerts"
-    return (UnitTest(
-        name="meta-monitoring: watchdog, failing notifications, failing rules, sample limit",
-        interval="1m",
-        series=(
-            SeriesInput('alertmanager_notifications_failed_total{integration="email", instance="am:9093"}',
-                        "0x10 1+1x20"),
-            SeriesInput('alertmanager_notifications_failed_total{integration="pagerduty", instance="am:9093"}',
-                        "0x30"),
-            SeriesInput(f'prometheus_rule_evaluation_failures_total{{rule_group="{group}"}}', "0x10 1+1x20"),
-            SeriesInput('prometheus_target_scrapes_exceeded_sample_limit_total{job="prometheus"}', "0x10 1x20"),
-        ),
-        alerts=(
-            AlertCase("Watchdog", "0m", (_expected(
-                spec, watchdog, {}, "The alerting pipeline is alive",
-                "Always firing (value 1) so the dead-man's switch hears from Prometheus and Alertmanager; when it "
-                "stops arriving, the alerting path itself is broken.",
-            ),)),
-            AlertCase("AlertmanagerNotificationsFailing", "20m", ()),
-            AlertCase("AlertmanagerNotificationsFailing", "21m", (_expected(
-                spec, notifications, {"integration": "email"},
-                "Alertmanager cannot deliver email notifications",
-                "5 email notifications failed in the last 5 minutes: alerts routed there reach nobody.",
-            ),)),
-            AlertCase("PrometheusRuleFailures", "15m", ()),
-            AlertCase("PrometheusRuleFailures", "16m", (_expected(
-                spec, rules, {"rule_group": group},
-                f"Rules of {group} fail to evaluate",
-                f"5 rule evaluations failed in {group} in the last 5 minutes: the alerts in that group cannot fire.",
-            ),)),
-            AlertCase("PrometheusSampleLimitHit", "10m", ()),
-            AlertCase("PrometheusSampleLimitHit", "11m", (_expected(
-                spec, sample_limit, {"job": "prometheus"},
-                "Scrapes exceed their sample_limit",
-                "1 scrapes seen by prometheus in the last 5 minutes exceeded their sample_limit and were dropped "
-                "whole: the target's metrics are missing.",
-            ),)),
-        ),
-    ),)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from exporter.spec import Audience
 
@@ -17,6 +17,14 @@ Severity = Literal["critical", "warning", "info"]
 
 NAME = re.compile(r"^[A-Z][A-Za-z0-9]{2,39}$")
 DURATION = re.compile(r"^(\d+[smhdw])+$")
+
+
+class AlertText(NamedTuple):
+    """An alert's summary and description. Text builders return one: with label and value
+    templates for the rule, with the values Prometheus renders for its promtool cases."""
+
+    summary: str
+    description: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,7 @@ an audit chain that is broken, shrunk or stalled (these two go to security opera
 
 from __future__ import annotations
 
-from alerts.cases import expected_alert
-from alerts.model import AlertCase, AlertRule, ExpectedAlert, RuleGroup, SeriesInput, UnitTest
+from alerts.model import AlertRule, AlertText, RuleGroup
 from alerts.prometheus_config import EXPORTER_JOB
 from alerts.security import increased
 from exporter import catalog
@@ -19,6 +18,7 @@ SECONDS_PER_HOUR = 3600
 # A few malformed records are a client bug worth a ticket; below this share they are noise.
 REJECTED_SHARE = 0.05
 NO_TARGET = "none"
+NO_TARGET_STATE = "the job has no target at all"
 
 
 def _exporter_down() -> str:
@@ -81,10 +81,112 @@ def _audit_chain_stalled() -> str:
     )
 
 
+def up_state(value: str) -> str:
+    return f"up = {value}"
+
+
+def exporter_down_text(instance: str, state: str) -> AlertText:
+    """``state``: ``up_state(value)`` for a target that is down, NO_TARGET_STATE for none at all."""
+    return AlertText(
+        f"gatewatch exporter {instance} is down or not scraped",
+        f"Prometheus has not scraped the {EXPORTER_JOB} exporter {instance} for 3 minutes ({state}): every "
+        "gatewatch alert is blind meanwhile.",
+    )
+
+
+def stale_text(value: str, stale_after_seconds: float) -> AlertText:
+    return AlertText(
+        "No gateway records arrive, though this hour was busy yesterday",
+        f"The last gateway record was accepted {value} ago (threshold {stale_after_seconds:g}s) while the same "
+        "hour yesterday was busy: the gateways' loggers or the path to the exporter are broken, and spend goes "
+        "uncounted.",
+    )
+
+
+def rejected_text(format_: str, value: str) -> AlertText:
+    return AlertText(
+        f"The exporter rejects {format_} records",
+        f"{value} of {format_} records over the last 5 minutes were rejected as malformed (threshold "
+        f"{REJECTED_SHARE * 100:g}%): their requests and spend are missing.",
+    )
+
+
+def overflow_text(label: str, value: str) -> AlertText:
+    return AlertText(
+        f"{label} values fold into {catalog.OTHER}",
+        f"{value} {label} values beyond the spec's cardinality limit were folded into {catalog.OTHER} in the last "
+        "15 minutes: counts and cost are kept, attribution is lost.",
+    )
+
+
+def out_of_step_text(value: str, generated_from: str) -> AlertText:
+    return AlertText(
+        "An exporter runs another spec than the rules were generated from",
+        f"{value} gatewatch exporter(s) run a spec whose hash is not {generated_from}, the spec these rules were "
+        "generated from: regenerate and reload one of them.",
+    )
+
+
+def state_write_text(instance: str, value: str) -> AlertText:
+    return AlertText(
+        f"Exporter {instance} cannot write its state directory",
+        f"{value} state-directory writes failed on {instance} in the last 10 minutes: a restart now would lose "
+        "counts since the last good write.",
+    )
+
+
+def chain_broken_text(instance: str) -> AlertText:
+    return AlertText(
+        f"The audit chain of exporter {instance} is broken",
+        f"The audit log of exporter {instance} failed verification when it started: a line was edited, deleted "
+        "or reordered, or a day file is missing. The log is no longer evidence until the break is explained.",
+    )
+
+
+def chain_shrunk_text(instance: str, value: str) -> AlertText:
+    return AlertText(
+        f"The audit chain of exporter {instance} is shorter than it was",
+        f"The audit chain of exporter {instance} holds {value} lines, fewer than Prometheus recorded in the last "
+        f"{AUDIT_SHRINK_WINDOW}: lines were cut from its end or day files deleted.",
+    )
+
+
+def chain_stalled_text(instance: str, value: str) -> AlertText:
+    return AlertText(
+        f"Exporter {instance} counts security events but writes no audit lines",
+        f"Exporter {instance} counted {value} guardrail findings, policy violations or sensitive entities in the "
+        f"last {AUDIT_STALL_WINDOW} while its audit chain did not grow: those events are missing from the audit "
+        "log.",
+    )
+
+
+def reload_failed_text(instance: str, value: str) -> AlertText:
+    return AlertText(
+        f"Exporter {instance} refused a spec reload",
+        f"{value} spec reloads failed on {instance} in the last 15 minutes: the exporter keeps running its "
+        "previous spec.",
+    )
+
+
 def alerts(spec: Spec) -> tuple[AlertRule, ...]:
     alerting = spec.alerting
     assert alerting is not None
     generated_from = spec_hash(spec)
+    instance, value = "{{ $labels.instance }}", "{{ $value | humanize }}"
+    down_state = (
+        f'{{{{ if eq $labels.instance "{NO_TARGET}" }}}}{NO_TARGET_STATE}'
+        f'{{{{ else }}}}{up_state("{{ $value }}")}{{{{ end }}}}'
+    )
+    down = exporter_down_text(instance, down_state)
+    stale = stale_text("{{ $value | humanizeDuration }}", alerting.stale_after_seconds)
+    rejected = rejected_text("{{ $labels.format }}", "{{ $value | humanizePercentage }}")
+    overflow = overflow_text("{{ $labels.label }}", value)
+    out_of_step = out_of_step_text("{{ $value }}", generated_from)
+    state_write = state_write_text(instance, value)
+    broken = chain_broken_text(instance)
+    shrunk = chain_shrunk_text(instance, "{{ $value }}")
+    stalled = chain_stalled_text(instance, value)
+    reload_failed = reload_failed_text(instance, value)
     return (
         AlertRule(
             name="GenAIExporterDown",
@@ -92,12 +194,8 @@ def alerts(spec: Spec) -> tuple[AlertRule, ...]:
             for_="3m",
             severity="critical",
             audience="oncall",
-            summary="gatewatch exporter {{ $labels.instance }} is down or not scraped",
-            description=(
-                f'Prometheus has not scraped the {EXPORTER_JOB} exporter {{{{ $labels.instance }}}} for 3 minutes '
-                f'({{{{ if eq $labels.instance "{NO_TARGET}" }}}}the job has no target at all'
-                "{{ else }}up = {{ $value }}{{ end }}): every gatewatch alert is blind meanwhile."
-            ),
+            summary=down.summary,
+            description=down.description,
             dashboard="overview",
             panel="exporter-health",
         ),
@@ -107,12 +205,8 @@ def alerts(spec: Spec) -> tuple[AlertRule, ...]:
             for_="5m",
             severity="critical",
             audience="oncall",
-            summary="No gateway records arrive, though this hour was busy yesterday",
-            description=(
-                "The last gateway record was accepted {{ $value | humanizeDuration }} ago (threshold "
-                f"{alerting.stale_after_seconds:g}s) while the same hour yesterday was busy: the gateways' "
-                "loggers or the path to the exporter are broken, and spend goes uncounted."
-            ),
+            summary=stale.summary,
+            description=stale.description,
             dashboard="overview",
             panel="freshness",
         ),
@@ -122,11 +216,8 @@ def alerts(spec: Spec) -> tuple[AlertRule, ...]:
             for_="10m",
             severity="warning",
             audience="oncall",
-            summary="The exporter rejects {{ $labels.format }} records",
-            description=(
-                "{{ $value | humanizePercentage }} of {{ $labels.format }} records over the last 5 minutes were "
-                f"rejected as malformed (threshold {REJECTED_SHARE * 100:g}%): their requests and spend are missing."
-            ),
+            summary=rejected.summary,
+            description=rejected.description,
             dashboard="overview",
             panel="rejected-records",
         ),
@@ -136,11 +227,8 @@ def alerts(spec: Spec) -> tuple[AlertRule, ...]:
             for_="",
             severity="warning",
             audience="oncall",
-            summary="{{ $labels.label }} values fold into __other__",
-            description=(
-                "{{ $value | humanize }} {{ $labels.label }} values beyond the spec's cardinality limit were folded "
-                "into __other__ in the last 15 minutes: counts and cost are kept, attribution is lost."
-            ),
+            summary=overflow.summary,
+            description=overflow.description,
             dashboard="overview",
             panel="cardinality",
         ),
@@ -150,11 +238,8 @@ def alerts(spec: Spec) -> tuple[AlertRule, ...]:
             for_="15m",
             severity="warning",
             audience="oncall",
-            summary="An exporter runs another spec than the rules were generated from",
-            description=(
-                "{{ $value }} gatewatch exporter(s) run a spec whose hash is not "
-                f"{generated_from}, the spec these rules were generated from: regenerate and reload one of them."
-            ),
+            summary=out_of_step.summary,
+            description=out_of_step.description,
             dashboard="overview",
             panel="exporter-health",
         ),
@@ -166,11 +251,8 @@ def alerts(spec: Spec) -> tuple[AlertRule, ...]:
             for_="10m",
             severity="warning",
             audience="oncall",
-            summary="Exporter {{ $labels.instance }} cannot write its state directory",
-            description=(
-                "{{ $value | humanize }} state-directory writes failed on {{ $labels.instance }} in the last "
-                "10 minutes: a restart now would lose counts since the last good write."
-            ),
+            summary=state_write.summary,
+            description=state_write.description,
             dashboard="overview",
             panel="exporter-health",
         ),
@@ -180,12 +262,8 @@ def alerts(spec: Spec) -> tuple[AlertRule, ...]:
             for_="",
             severity="critical",
             audience="security",
-            summary="The audit chain of exporter {{ $labels.instance }} is broken",
-            description=(
-                "The audit log of exporter {{ $labels.instance }} failed verification when it started: a line "
-                "was edited, deleted or reordered, or a day file is missing. The log is no longer evidence "
-                "until the break is explained."
-            ),
+            summary=broken.summary,
+            description=broken.description,
             dashboard="overview",
             panel="exporter-health",
         ),
@@ -195,11 +273,8 @@ def alerts(spec: Spec) -> tuple[AlertRule, ...]:
             for_="",
             severity="critical",
             audience="security",
-            summary="The audit chain of exporter {{ $labels.instance }} is shorter than it was",
-            description=(
-                "The audit chain of exporter {{ $labels.instance }} holds {{ $value }} lines, fewer than Prometheus "
-                f"recorded in the last {AUDIT_SHRINK_WINDOW}: lines were cut from its end or day files deleted."
-            ),
+            summary=shrunk.summary,
+            description=shrunk.description,
             dashboard="overview",
             panel="exporter-health",
         ),
@@ -209,12 +284,8 @@ def alerts(spec: Spec) -> tuple[AlertRule, ...]:
             for_="5m",
             severity="warning",
             audience="oncall",
-            summary="Exporter {{ $labels.instance }} counts security events but writes no audit lines",
-            description=(
-                "Exporter {{ $labels.instance }} counted {{ $value | humanize }} guardrail findings, policy "
-                f"violations or sensitive entities in the last {AUDIT_STALL_WINDOW} while its audit chain did "
-                "not grow: those events are missing from the audit log."
-            ),
+            summary=stalled.summary,
+            description=stalled.description,
             dashboard="overview",
             panel="exporter-health",
         ),
@@ -226,11 +297,8 @@ def alerts(spec: Spec) -> tuple[AlertRule, ...]:
             for_="",
             severity="warning",
             audience="oncall",
-            summary="Exporter {{ $labels.instance }} refused a spec reload",
-            description=(
-                "{{ $value | humanize }} spec reloads failed on {{ $labels.instance }} in the last 15 minutes: "
-                "the exporter keeps running its previous spec."
-            ),
+            summary=reload_failed.summary,
+            description=reload_failed.description,
             dashboard="overview",
             panel="exporter-health",
         ),
@@ -241,223 +309,3 @@ def groups(spec: Spec) -> tuple[RuleGroup, ...]:
     if spec.alerting is None:
         return ()
     return (RuleGroup("gatewatch-platform-alerts", alerts(spec)),)
-
-
-# -- promtool unit tests --------------------------------------------------------------------
-# Written against the example spec's thresholds (ops.yaml); for other values the scenarios
-# below would prove nothing, so none are generated.
-WRITTEN_FOR = {"stale_after_seconds": 600.0, "min_requests_per_hour": 60.0}
-
-
-def _written_for(spec: Spec) -> bool:
-    alerting = spec.alerting
-    return alerting is not None and {
-        "stale_after_seconds": alerting.stale_after_seconds,
-        "min_requests_per_hour": spec.slos.min_requests_per_hour,
-    } == WRITTEN_FOR
-
-
-def _expected(spec: Spec, name: str, labels: dict[str, str], summary: str, description: str) -> ExpectedAlert:
-    return expected_alert(spec, next(r for r in alerts(spec) if r.name == name), labels, summary, description)
-
-
-EXPORTER_0 = "exporter-0:9464"
-EXPORTER_1 = "exporter-1:9464"
-
-
-def _exporter_down_tests(spec: Spec) -> tuple[UnitTest, ...]:
-    """exporter-0's scrapes fail from minute 11 (up 0): pending 11m, fires 14m. exporter-1 stays
-    up. Without any gatewatch target, absent() is true from minute 0: fires at 3m."""
-    down = _expected(
-        spec, "GenAIExporterDown", {"job": "gatewatch", "instance": EXPORTER_0},
-        f"gatewatch exporter {EXPORTER_0} is down or not scraped",
-        f"Prometheus has not scraped the gatewatch exporter {EXPORTER_0} for 3 minutes (up = 0): every "
-        "gatewatch alert is blind meanwhile.",
-    )
-    missing = _expected(
-        spec, "GenAIExporterDown", {"job": "gatewatch", "instance": "none"},
-        "gatewatch exporter none is down or not scraped",
-        "Prometheus has not scraped the gatewatch exporter none for 3 minutes (the job has no target at all): "
-        "every gatewatch alert is blind meanwhile.",
-    )
-    return (
-        UnitTest(
-            name="exporter down: one replica's scrapes fail for 3 minutes",
-            interval="1m",
-            series=(
-                SeriesInput(f'up{{job="gatewatch", instance="{EXPORTER_0}"}}', "1x10 0x10"),
-                SeriesInput(f'up{{job="gatewatch", instance="{EXPORTER_1}"}}', "1x20"),
-            ),
-            alerts=(
-                AlertCase("GenAIExporterDown", "13m", ()),
-                AlertCase("GenAIExporterDown", "14m", (down,)),
-            ),
-        ),
-        UnitTest(
-            name="exporter down: the gatewatch job has no target at all",
-            interval="1m",
-            series=(SeriesInput('up{job="prometheus", instance="localhost:9090"}', "1x10"),),
-            alerts=(
-                AlertCase("GenAIExporterDown", "2m", ()),
-                AlertCase("GenAIExporterDown", "3m", (missing,)),
-            ),
-        ),
-    )
-
-
-def _stale_test(spec: Spec) -> UnitTest:
-    """Records arrive at 10 a minute until minute 1500 (25 h), then stop; the last-record gauge
-    stops at 1500 x 60 = 90000 s. At minute t it is t x 60 - 90000 s old: 600 at 1510 (not
-    above 600), 660 at 1511: pending 1511m. Yesterday's hour then ([11m, 71m]) held 600 records
-    an hour (>= 60): busy. Fires at 1516m, 960 s = 16m 0s after the last record."""
-    return UnitTest(
-        name="telemetry stale: no records for 10 minutes while yesterday's hour was busy",
-        interval="1m",
-        series=(
-            SeriesInput(
-                f'{catalog.EXPORTER_EVENTS.name}{{source="litellm", format="litellm", result="accepted"}}',
-                "0+10x1500 15000x30",
-            ),
-            SeriesInput(f'{catalog.EXPORTER_LAST_EVENT.name}{{source="litellm"}}', "0+60x1500 90000x30"),
-        ),
-        alerts=(
-            AlertCase("GenAITelemetryStale", "1515m", ()),
-            AlertCase("GenAITelemetryStale", "1516m", (_expected(
-                spec, "GenAITelemetryStale", {},
-                "No gateway records arrive, though this hour was busy yesterday",
-                "The last gateway record was accepted 16m 0s ago (threshold 600s) while the same hour yesterday "
-                "was busy: the gateways' loggers or the path to the exporter are broken, and spend goes uncounted.",
-            ),)),
-        ),
-    )
-
-
-def _exporter_test(spec: Spec) -> UnitTest:
-    """Rejections, overflow, a foreign spec, state writes and reloads, each by hand:
-
-    - kong: 90 accepted a minute, rejected from minute 20 at 10 a minute. Share over 5m at
-      20 + k: 10k / (450 + 10k): 0.043 at k=2, 0.0625 at k=3 (> 0.05): pending 23m, fires 33m at
-      50 / 500 = 10 %. litellm rejects none.
-    - the app label's overflow counter is born at minute 21 with 3: fires at 21m with 3.
-    - exporter-0 runs a spec with another hash from minute 0: fires at 15m with 1 exporter.
-    - exporter-1's state writes fail from minute 21, one a minute: increase over 10m is 1 at 21m
-      (pending), 10 at 31m (fires).
-    - exporter-1's reload fails once at minute 21: increase over 15m = 1, fires at 21m.
-    """
-    events = catalog.EXPORTER_EVENTS.name
-    good = spec_hash(spec)
-    return UnitTest(
-        name="exporter faults: rejected records, overflow, foreign spec, state writes, reloads",
-        interval="1m",
-        series=(
-            SeriesInput(f'{events}{{source="http", format="kong", result="accepted"}}', "0+90x40"),
-            SeriesInput(f'{events}{{source="http", format="kong", result="rejected"}}', "0x20 10+10x20"),
-            SeriesInput(f'{events}{{source="http", format="litellm", result="accepted"}}', "0+60x40"),
-            SeriesInput(f'{catalog.EXPORTER_LABEL_OVERFLOW.name}{{label="app"}}', "_x21 3+1x19"),
-            SeriesInput(f'{catalog.SPEC_INFO.name}{{hash="0123456789abcdef", instance="{EXPORTER_0}"}}', "1x40"),
-            SeriesInput(f'{catalog.SPEC_INFO.name}{{hash="{good}", instance="{EXPORTER_1}"}}', "1x40"),
-            SeriesInput(f'{catalog.EXPORTER_STATE_WRITE_FAILURES.name}{{instance="{EXPORTER_1}"}}', "0x20 1+1x19"),
-            SeriesInput(f'{catalog.EXPORTER_STATE_WRITE_FAILURES.name}{{instance="{EXPORTER_0}"}}', "0x40"),
-            SeriesInput(
-                f'{catalog.EXPORTER_SPEC_RELOADS.name}{{result="failure", instance="{EXPORTER_1}"}}', "0x20 1x19"
-            ),
-            SeriesInput(
-                f'{catalog.EXPORTER_SPEC_RELOADS.name}{{result="success", instance="{EXPORTER_1}"}}', "0x10 1x29"
-            ),
-        ),
-        alerts=(
-            AlertCase("GenAIRecordsRejected", "32m", ()),
-            AlertCase("GenAIRecordsRejected", "33m", (_expected(
-                spec, "GenAIRecordsRejected", {"format": "kong"},
-                "The exporter rejects kong records",
-                "10% of kong records over the last 5 minutes were rejected as malformed (threshold 5%): their "
-                "requests and spend are missing.",
-            ),)),
-            AlertCase("GenAICardinalityOverflow", "20m", ()),
-            AlertCase("GenAICardinalityOverflow", "21m", (_expected(
-                spec, "GenAICardinalityOverflow", {"label": "app"},
-                "app values fold into __other__",
-                "3 app values beyond the spec's cardinality limit were folded into __other__ in the last 15 minutes: "
-                "counts and cost are kept, attribution is lost.",
-            ),)),
-            AlertCase("GenAISpecOutOfStep", "14m", ()),
-            AlertCase("GenAISpecOutOfStep", "15m", (_expected(
-                spec, "GenAISpecOutOfStep", {},
-                "An exporter runs another spec than the rules were generated from",
-                f"1 gatewatch exporter(s) run a spec whose hash is not {good}, the spec these rules were generated "
-                "from: regenerate and reload one of them.",
-            ),)),
-            AlertCase("GenAIStateWriteFailing", "30m", ()),
-            AlertCase("GenAIStateWriteFailing", "31m", (_expected(
-                spec, "GenAIStateWriteFailing", {"instance": EXPORTER_1},
-                f"Exporter {EXPORTER_1} cannot write its state directory",
-                f"10 state-directory writes failed on {EXPORTER_1} in the last 10 minutes: a restart now would "
-                "lose counts since the last good write.",
-            ),)),
-            AlertCase("GenAISpecReloadFailed", "20m", ()),
-            AlertCase("GenAISpecReloadFailed", "21m", (_expected(
-                spec, "GenAISpecReloadFailed", {"instance": EXPORTER_1},
-                f"Exporter {EXPORTER_1} refused a spec reload",
-                f"1 spec reloads failed on {EXPORTER_1} in the last 15 minutes: the exporter keeps running its "
-                "previous spec.",
-            ),)),
-        ),
-    )
-
-
-def _audit_test(spec: Spec) -> UnitTest:
-    """The audit chain, each by hand:
-
-    - exporter-0 restarts at minute 11 and finds its chain broken (verified 1 -> 0): fires at 11m.
-    - exporter-0's chain grows 10, 11, ... 30 until minute 20; at minute 21 it holds 5 lines (its
-      newest file cut): 5 < 30, the maximum of the last 7 days: fires at 21m with 5.
-    - exporter-1 counts 2 blocks a minute throughout; its chain grows to 41 at minute 20 and then
-      stays: from minute 30 no change within 10 minutes (at 25m the window still holds changes):
-      pending 30m, fires 35m (checked at 36m) with 20 blocks in 10 minutes. exporter-0's chain keeps
-      growing with its 1 block a minute, so it never stalls.
-    """
-    length = catalog.AUDIT_CHAIN_LENGTH.name
-    blocked = catalog.GUARDRAIL_EVALUATIONS.name
-    guard = 'team="search", app="search-api", guardrail="lakera-prompt-injection", stage="input", result="blocked"'
-    return UnitTest(
-        name="audit chain: broken at start, shrunk, stalled",
-        interval="1m",
-        series=(
-            SeriesInput(f'{catalog.AUDIT_CHAIN_VERIFIED.name}{{instance="{EXPORTER_0}"}}', "1x10 0x30"),
-            SeriesInput(f'{catalog.AUDIT_CHAIN_VERIFIED.name}{{instance="{EXPORTER_1}"}}', "1x40"),
-            SeriesInput(f'{length}{{instance="{EXPORTER_0}"}}', "10+1x20 5+1x19"),
-            SeriesInput(f'{length}{{instance="{EXPORTER_1}"}}', "1+2x20 41x20"),
-            SeriesInput(f'{blocked}{{{guard}, instance="{EXPORTER_0}"}}', "0+1x40"),
-            SeriesInput(f'{blocked}{{{guard}, instance="{EXPORTER_1}"}}', "0+2x40"),
-        ),
-        alerts=(
-            AlertCase("GenAIAuditChainBroken", "10m", ()),
-            AlertCase("GenAIAuditChainBroken", "11m", (_expected(
-                spec, "GenAIAuditChainBroken", {"instance": EXPORTER_0},
-                f"The audit chain of exporter {EXPORTER_0} is broken",
-                f"The audit log of exporter {EXPORTER_0} failed verification when it started: a line was edited, "
-                "deleted or reordered, or a day file is missing. The log is no longer evidence until the break "
-                "is explained.",
-            ),)),
-            AlertCase("GenAIAuditChainShrunk", "20m", ()),
-            AlertCase("GenAIAuditChainShrunk", "21m", (_expected(
-                spec, "GenAIAuditChainShrunk", {"instance": EXPORTER_0},
-                f"The audit chain of exporter {EXPORTER_0} is shorter than it was",
-                f"The audit chain of exporter {EXPORTER_0} holds 5 lines, fewer than Prometheus recorded in the "
-                "last 7d: lines were cut from its end or day files deleted.",
-            ),)),
-            AlertCase("GenAIAuditChainStalled", "25m", ()),
-            AlertCase("GenAIAuditChainStalled", "36m", (_expected(
-                spec, "GenAIAuditChainStalled", {"instance": EXPORTER_1},
-                f"Exporter {EXPORTER_1} counts security events but writes no audit lines",
-                f"Exporter {EXPORTER_1} counted 20 guardrail findings, policy violations or sensitive entities in "
-                "the last 10m while its audit chain did not grow: those events are missing from the audit log.",
-            ),)),
-        ),
-    )
-
-
-def unit_tests(spec: Spec) -> tuple[UnitTest, ...]:
-    if not _written_for(spec):
-        return ()
-    return (*_exporter_down_tests(spec), _stale_test(spec), _exporter_test(spec), _audit_test(spec))

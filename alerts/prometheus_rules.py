@@ -1,7 +1,8 @@
 """All rule modules composed into Prometheus's rule files and promtool's test files.
 
-Each module says what it watches (``groups(spec)``) and how that is proven
-(``unit_tests(spec)``); this is the one place that decides which file each group lands in.
+Each rule module says what it watches (``groups(spec)``); its namesake in ``alerts.cases`` says
+how that is proven (``unit_tests(spec)``). This is the one place that decides which file each
+group and each case lands in.
 """
 
 from __future__ import annotations
@@ -10,13 +11,25 @@ from collections.abc import Iterable
 from types import ModuleType
 
 from alerts import cost, meta, platform, provider, recording, review, security, slo
-from alerts.model import AlertRule, RuleGroup
+from alerts.cases import cost as cost_cases
+from alerts.cases import meta as meta_cases
+from alerts.cases import platform as platform_cases
+from alerts.cases import provider as provider_cases
+from alerts.cases import review as review_cases
+from alerts.cases import security as security_cases
+from alerts.cases import slo as slo_cases
+from alerts.model import AlertRule, RuleGroup, UnitTest
 from alerts.prometheus_config import ALERTING_RULES, RECORDING_RULES
 from alerts.render import rule_file, unit_test_file
 from alerts.yamlout import dump
 from exporter.spec import Spec
 
 MODULES: tuple[ModuleType, ...] = (recording, slo, cost, provider, security, platform, meta, review)
+# Recording rules have no cases of their own: the alert cases read them, and
+# tests/test_rules_recording.py proves month-to-date by hand.
+CASES: tuple[ModuleType, ...] = (
+    slo_cases, cost_cases, provider_cases, security_cases, platform_cases, meta_cases, review_cases,
+)
 MAX_RULES_PER_GROUP = 20
 
 
@@ -50,16 +63,18 @@ def render(spec: Spec) -> dict[str, str]:
     }
     rule_files = [f"../{RECORDING_RULES}", f"../{ALERTING_RULES}"]
     order = [group.name for group in (*recording_groups, *alerting_groups)]
-    for module in MODULES:
-        tests = module.unit_tests(spec)
+    for name, interval, tests in _case_files(spec):
         if tests:
-            name = module.__name__.rpartition(".")[2]
-            files[f"prometheus/tests/{name}.test.yml"] = dump(unit_test_file(rule_files, tests, group_eval_order=order))
-    # promtool evaluates every group at the file's interval, ignoring a group's own: the budget
-    # rules, recorded hourly, are proven in a file evaluated hourly.
-    hourly = cost.hourly_unit_tests(spec)
-    if hourly:
-        files["prometheus/tests/cost-hourly.test.yml"] = dump(unit_test_file(
-            rule_files, hourly, cost.HOURLY_TEST_EVALUATION_INTERVAL, group_eval_order=order
-        ))
+            files[f"prometheus/tests/{name}.test.yml"] = dump(
+                unit_test_file(rule_files, tests, interval, group_eval_order=order)
+            )
+    return files
+
+
+def _case_files(spec: Spec) -> list[tuple[str, str, tuple[UnitTest, ...]]]:
+    """(file name, evaluation interval, cases): one file per cases module, evaluated every
+    minute, and the budget cases in a file evaluated hourly: promtool evaluates every group at
+    the file's interval, ignoring a group's own, and the budget rules are recorded hourly."""
+    files = [(module.__name__.rpartition(".")[2], "1m", module.unit_tests(spec)) for module in CASES]
+    files.append(("cost-hourly", cost_cases.HOURLY_EVALUATION_INTERVAL, cost_cases.hourly_unit_tests(spec)))
     return files

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from alerts.model import RecordingRule, RuleGroup, UnitTest
+from alerts.model import RecordingRule, RuleGroup
 from exporter import catalog
 from exporter.burnrate import RATIO_WINDOWS
 from exporter.exposition import format_le
@@ -233,9 +233,3 @@ def groups(spec: Spec) -> tuple[RuleGroup, ...]:
         *chunked("gatewatch-slo-sli", _flatten(sli_rules(spec, o) for o in spec.slos.objectives)),
         *chunked("gatewatch-slo-ratios", ratio_rules()),
     )
-
-
-def unit_tests(spec: Spec) -> tuple[UnitTest, ...]:
-    """Recording rules are proven by the alert tests that read them and by the hand-written
-    promtool expression tests in tests/test_rules_recording.py."""
-    return ()

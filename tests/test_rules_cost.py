@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from alerts import cost
+from alerts.cases import cost as cost_cases
 from alerts.model import AlertRule
 from exporter.spec import load
 from tests.paths import EXAMPLE_SPEC
@@ -85,7 +86,7 @@ def test_runaway_loop_needs_an_hour_of_the_apps_history() -> None:
         "and on (team)\n"
         "(max by (team) (team_model:genai_prompt_tokens:modal_share5m) >= 0.9)"
     )
-    new_app = next(t for t in cost.unit_tests(SPEC) if "brand-new app" in t.name)
+    new_app = next(t for t in cost_cases.unit_tests(SPEC) if "brand-new app" in t.name)
     assert [(c.eval_time, c.expected) for c in new_app.alerts] == [("8m", ()), ("10m", ()), ("61m", ()), ("70m", ())]
 
 
@@ -101,7 +102,7 @@ def test_catalogue_labels(name: str, severity: str, audience: str, team: str | N
 
 
 def test_budget_cases_fire_at_each_percentage_and_not_below() -> None:
-    search = next(t for t in cost.budget_unit_tests(SPEC) if "(search)" in t.name)
+    search = next(t for t in cost_cases.budget_unit_tests(SPEC) if "(search)" in t.name)
     # 100 USD/h against 4000 USD is 2.5 %/h: 25 % at 10h, 50 % at 20h, 75 % at 30h, 90 % at 36h.
     shown = [(c.eval_time, [e.labels["threshold_percent"] for e in c.expected]) for c in search.alerts
              if c.alertname == "GenAIBudgetThreshold"]
@@ -117,9 +118,9 @@ def test_budget_cases_fire_at_each_percentage_and_not_below() -> None:
 
 @pytest.mark.binaries
 def test_minute_cases_pass_promtool(tmp_path: Path) -> None:
-    run_promtool_tests(tmp_path, SPEC, cost.unit_tests(SPEC))
+    run_promtool_tests(tmp_path, SPEC, cost_cases.unit_tests(SPEC))
 
 
 @pytest.mark.binaries
 def test_hourly_cases_pass_promtool(tmp_path: Path) -> None:
-    run_promtool_tests(tmp_path, SPEC, cost.hourly_unit_tests(SPEC), cost.HOURLY_TEST_EVALUATION_INTERVAL)
+    run_promtool_tests(tmp_path, SPEC, cost_cases.hourly_unit_tests(SPEC), cost_cases.HOURLY_EVALUATION_INTERVAL)

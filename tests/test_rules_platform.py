@@ -9,6 +9,8 @@ from types import ModuleType
 import pytest
 
 from alerts import meta, platform
+from alerts.cases import meta as meta_cases
+from alerts.cases import platform as platform_cases
 from exporter.spec import spec_hash
 from tests.test_rules_provider import SPEC, assert_every_selector_is_known, assert_promtool_proves, rules_of
 
@@ -94,6 +96,6 @@ def test_every_selector_names_a_catalog_series_or_an_own_series(module: ModuleTy
 
 
 @pytest.mark.binaries
-@pytest.mark.parametrize("module", [platform, meta])
-def test_promtool_proves_the_platform_and_meta_alerts(module: ModuleType, tmp_path: Path) -> None:
-    assert_promtool_proves(module, tmp_path)
+@pytest.mark.parametrize(("module", "cases"), [(platform, platform_cases), (meta, meta_cases)])
+def test_promtool_proves_the_platform_and_meta_alerts(module: ModuleType, cases: ModuleType, tmp_path: Path) -> None:
+    assert_promtool_proves(module, cases, tmp_path)

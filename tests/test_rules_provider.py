@@ -9,6 +9,7 @@ from types import ModuleType
 import pytest
 
 from alerts import provider, recording, routing
+from alerts.cases import provider as provider_cases
 from alerts.model import AlertRule
 from alerts.prometheus_rules import alert_rules
 from alerts.render import rule_file, unit_test_file
@@ -26,9 +27,9 @@ def rules_of(module: ModuleType, spec: Spec = SPEC) -> dict[str, AlertRule]:
     return {r.name: r for g in module.groups(spec) for r in g.rules if isinstance(r, AlertRule)}
 
 
-def assert_promtool_proves(module: ModuleType, tmp_path: Path, spec: Spec = SPEC) -> None:
+def assert_promtool_proves(module: ModuleType, cases: ModuleType, tmp_path: Path, spec: Spec = SPEC) -> None:
     """Write the recording rules and ``module``'s rules as Prometheus rule files, check them
-    with promtool (lint fatal), then run ``module.unit_tests(spec)`` with ``promtool test rules``."""
+    with promtool (lint fatal), then run ``cases.unit_tests(spec)`` with ``promtool test rules``."""
     promtool = require("promtool")
     rules_dir, tests_dir = tmp_path / "rules", tmp_path / "tests"
     rules_dir.mkdir()
@@ -39,7 +40,7 @@ def assert_promtool_proves(module: ModuleType, tmp_path: Path, spec: Spec = SPEC
                             str(rules_dir / "recording.yml"), str(rules_dir / "module.yml")],
                            capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
-    tests = module.unit_tests(spec)
+    tests = cases.unit_tests(spec)
     assert tests, "no promtool cases for the example spec"
     test_file = tests_dir / "module.test.yml"
     document = unit_test_file(["../rules/recording.yml", "../rules/module.yml"], tests)
@@ -124,7 +125,7 @@ def test_the_provider_alert_fires_before_everything_it_inhibits() -> None:
 
 def test_outage_case_fires_the_provider_alert_first() -> None:
     # openai's 5m ratio passes 0.25 at 34m (4/14): firing at 35m, the team view at 42m, the model at 44m.
-    (outage, _) = provider.unit_tests(SPEC)
+    (outage, _) = provider_cases.unit_tests(SPEC)
     firing = {(c.alertname, c.eval_time) for c in outage.alerts if c.expected}
     assert firing == {("GenAIProviderErrorsHigh", "35m"), ("GenAITeamErrorsHigh", "42m"),
                       ("GenAIModelErrorsHigh", "44m")}
@@ -142,7 +143,7 @@ def test_thresholds_follow_a_changed_spec() -> None:
     assert "> 45\n" in rules["GenAIProviderLatencyHigh"].expr
     assert "(threshold 10%)" in rules["GenAIProviderErrorsHigh"].description
     # the promtool scenarios are written for ops.yaml's thresholds; they are not reused blindly
-    assert provider.unit_tests(spec) == ()
+    assert provider_cases.unit_tests(spec) == ()
 
 
 def test_no_alerting_section_means_no_provider_alerts() -> None:
@@ -156,4 +157,4 @@ def test_every_selector_names_a_catalog_series_or_a_recording_rule() -> None:
 
 @pytest.mark.binaries
 def test_promtool_proves_the_provider_alerts(tmp_path: Path) -> None:
-    assert_promtool_proves(provider, tmp_path)
+    assert_promtool_proves(provider, provider_cases, tmp_path)

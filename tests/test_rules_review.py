@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from alerts import review
+from alerts.cases import review as review_cases
 from tests.test_rules_provider import SPEC, assert_every_selector_is_known, assert_promtool_proves, rules_of
 
 
@@ -42,4 +43,4 @@ def test_every_selector_names_a_catalog_series_or_a_recording_rule() -> None:
 
 @pytest.mark.binaries
 def test_promtool_proves_the_review_alert(tmp_path: Path) -> None:
-    assert_promtool_proves(review, tmp_path, SPEC)
+    assert_promtool_proves(review, review_cases, tmp_path, SPEC)

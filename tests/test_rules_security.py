@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from alerts import security
+from alerts.cases import security as security_cases
 from tests.support.promql import selected_names
 from tests.test_rules_provider import SPEC, assert_every_selector_is_known, assert_promtool_proves, rules_of
 
@@ -116,4 +117,4 @@ def test_every_selector_names_a_catalog_series_or_a_recording_rule() -> None:
 
 @pytest.mark.binaries
 def test_promtool_proves_the_security_alerts(tmp_path: Path) -> None:
-    assert_promtool_proves(security, tmp_path)
+    assert_promtool_proves(security, security_cases, tmp_path)

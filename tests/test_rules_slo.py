@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from alerts import slo
+from alerts.cases import slo as slo_cases
 from alerts.model import AlertRule
 from exporter.spec import load
 from tests.paths import EXAMPLE_SPEC
@@ -76,14 +77,14 @@ def test_description_carries_the_live_ratio_and_the_thresholds() -> None:
 
 
 def test_every_objective_has_fast_slow_healthy_and_low_traffic_cases() -> None:
-    names = [t.name for t in slo.unit_tests(SPEC)]
+    names = [t.name for t in slo_cases.unit_tests(SPEC)]
     for objective in SPEC.slos.objectives:
         for scenario in ("fast burn", "slow burn", "healthy", "too little traffic to page"):
             assert f"{objective.name}: {scenario}" in names
 
 
 def test_fast_burn_case_for_openai_is_what_a_reader_expects() -> None:
-    test = next(t for t in slo.unit_tests(SPEC) if t.name == "openai-availability: fast burn")
+    test = next(t for t in slo_cases.unit_tests(SPEC) if t.name == "openai-availability: fast burn")
     # (0.072 + 1) / 2 = 0.536: 536 of every 1000 counted requests fail; 1000 neutral ones do not count.
     assert [s.values for s in test.series] == ["0+464x17", "0+536x17", "0+1000x17"]
     page = [c for c in test.alerts if c.alertname == "GenAIAvailabilitySLOPage"]
@@ -105,4 +106,4 @@ def _source(labels: dict[str, str]) -> dict[str, str]:
 
 @pytest.mark.binaries
 def test_generated_slo_cases_pass_promtool(tmp_path: Path) -> None:
-    run_promtool_tests(tmp_path, SPEC, slo.unit_tests(SPEC))
+    run_promtool_tests(tmp_path, SPEC, slo_cases.unit_tests(SPEC))
