@@ -3,6 +3,7 @@ panel and the module that defines it, read from the rules generated for the same
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import msgspec
@@ -31,18 +32,31 @@ class RuleFacts:
     dashboard: str
     panel: str
     labels: dict[str, str]  # fixed labels beyond severity and audience, as every instance has them
+    for_: str  # how long the condition must hold, as a Prometheus duration ("" fires at once)
 
 
 def _severity(name: str, rules: list[AlertRule]) -> str:
+    """The severity as a page states it: one level, or where it steps up with the threshold."""
     levels = sorted({r.severity for r in rules}, key=SEVERITY_ORDER.index)
     if len(levels) == 1:
         return levels[0]
-    if not all(THRESHOLD_LABEL in r.labels for r in rules):
-        raise ValueError(f"{name}: severities {levels} without a {THRESHOLD_LABEL} label to say when each applies")
+    if len(levels) > 2 or not all(THRESHOLD_LABEL in r.labels for r in rules):
+        raise ValueError(f"{name}: severities {levels} without one {THRESHOLD_LABEL} step to say when each applies")
     # Budget alerts: the severity steps up at one threshold; say where.
     by_threshold = sorted(rules, key=lambda r: float(r.labels[THRESHOLD_LABEL]))
     step = next(r for r in by_threshold if r.severity == levels[-1]).labels[THRESHOLD_LABEL]
     return f"{levels[0]} below {step} %, {levels[-1]} at {step} % and above"
+
+
+_UNITS = {"s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week"}
+
+
+def duration_words(duration: str) -> str:
+    """A Prometheus duration in words: ``5m`` -> ``5 minutes``, ``1h30m`` -> ``1 hour 30 minutes``."""
+    parts = re.findall(r"(\d+)([smhdw])", duration)
+    if not parts or "".join(n + u for n, u in parts) != duration:
+        raise ValueError(f"{duration!r} is not a Prometheus duration")
+    return " ".join(f"{n} {_UNITS[u]}{'' if n == '1' else 's'}" for n, u in parts)
 
 
 def _one(name: str, what: str, values: set[str]) -> str:
@@ -75,5 +89,6 @@ def rule_facts(spec: Spec) -> dict[str, RuleFacts]:
             dashboard=_one(name, "dashboard", {r.dashboard for r in rules}),
             panel=_one(name, "panel", {r.panel for r in rules}),
             labels=shared,
+            for_=_one(name, "for", {r.for_ for r in rules}),
         )
     return facts

@@ -17,7 +17,7 @@ from exporter import catalog
 from exporter.spec import Spec, load, parse
 from runbooks import sources
 from runbooks.render import documented_rules, render
-from runbooks.rules import rule_facts
+from runbooks.rules import duration_words, rule_facts
 from tests.paths import EXAMPLE_SPEC, ROOT
 from tests.support.promql import is_own_series, selected_names
 from tests.support.runbooks import ALERT_SECTIONS, PLAYBOOK_SECTIONS, TASK_SECTIONS, sections
@@ -137,6 +137,25 @@ def test_budget_threshold_severity_comes_from_its_rules(thresholds: list[float] 
 ])
 def test_single_severity_alerts_state_it(name: str, severity: str) -> None:
     assert _fact_rows(PAGES[f"runbooks/{name}.md"])["severity"] == severity
+
+
+@pytest.mark.parametrize(("duration", "words"), [
+    ("5m", "5 minutes"), ("1m", "1 minute"), ("1h", "1 hour"), ("2h", "2 hours"), ("1h30m", "1 hour 30 minutes"),
+    ("30s", "30 seconds"), ("1d", "1 day"), ("2w", "2 weeks"),
+])
+def test_durations_read_as_words(duration: str, words: str) -> None:
+    assert duration_words(duration) == words
+
+
+@pytest.mark.parametrize("duration", ["", "5", "m5", "5 m", "1.5h", "5mm"])
+def test_a_malformed_duration_is_refused(duration: str) -> None:
+    with pytest.raises(ValueError, match="not a Prometheus duration"):
+        duration_words(duration)
+
+
+def test_the_cost_anomaly_page_states_its_rule_s_for() -> None:
+    assert RULES["GenAICostAnomaly"].for_ == "5m"
+    assert "must stay there for 5 minutes," in section(PAGES["runbooks/GenAICostAnomaly.md"], "Meaning")
 
 
 def test_every_label_the_rule_sets_is_listed_on_the_page() -> None:
