@@ -78,11 +78,11 @@ def rule_facts(spec: Spec) -> dict[str, RuleFacts]:
                 if isinstance(rule, AlertRule):
                     found.setdefault(rule.name, (path, []))[1].append(rule)
     facts = {}
-    for name, (module, rules) in found.items():
+    for name, (path, rules) in found.items():
         shared = dict(set.intersection(*(set(r.labels.items()) for r in rules)))
         facts[name] = RuleFacts(
             name=name,
-            module=module,
+            module=path,
             severity=_severity(name, rules),
             audience=_one(name, "audience", {r.audience for r in rules}),  # type: ignore[arg-type]
             team_is_platform=_one(name, "team", {str(r.team) for r in rules}) == "platform",
