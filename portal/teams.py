@@ -8,9 +8,9 @@ from exporter.spec import Guardrail, Spec, Team
 from portal import objectives, support
 from portal.models import approved_models, price_cells
 from portal.text import bullets, fill, number, table, usd
+from runbooks import sources
 from runbooks.contacts import budget_route, budget_thresholds
-from runbooks.content import ALERTS
-from runbooks.tasks import TASKS
+from runbooks.render import documented_rules, team_scope
 
 DIGEST = "python -m reports digest --prometheus \"$PROMETHEUS_URL\" --spec ops.yaml --team {team}"
 
@@ -76,16 +76,17 @@ def guardrails_table(spec: Spec, team: Team) -> str:
 
 
 def runbooks_table(spec: Spec) -> str:
+    pages = sources.alert_pages()
     rows = [
-        (f"[{doc.name}](../runbooks/{doc.name}.md)", f"`{doc.audience}`", doc.severity,
-         f"[as linked from the alert]({runbook_url(spec, doc.name)})")
-        for doc in ALERTS.values() if doc.team == "team"
+        (f"[{name}](../runbooks/{name}.md)", f"`{rule.audience}`", rule.severity,
+         f"[as linked from the alert]({runbook_url(spec, name)})")
+        for name, rule in documented_rules(spec).items() if team_scope(pages[name], rule) == "team"
     ]
     return table(("alert about this team", "goes to", "severity", "runbook_url"), rows)
 
 
 def tasks_list() -> str:
-    return bullets([f"[{t.title}](../runbooks/tasks/{t.name}.md): {t.summary}" for t in TASKS.values()])
+    return bullets([f"[{t.title}](../runbooks/tasks/{t.name}.md): {t.summary}" for t in sources.tasks().values()])
 
 
 def page(spec: Spec, team: Team) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from exporter import catalog
 from exporter.spec import Receiver, Spec, Team
 from runbooks.facts import alerting_value, number, table
-from runbooks.model import AlertDoc
+from runbooks.model import Escalation
 
 
 def describe(receiver: Receiver) -> str:
@@ -88,20 +88,16 @@ def _oncall(spec: Spec) -> str:
     return receiver_text(spec, name) if spec.alerting else name
 
 
-def _notifies_budget_owner(doc: AlertDoc) -> bool:
-    return any(label.startswith("notify_budget_owner") for label in doc.labels)
-
-
-def escalation(spec: Spec, doc: AlertDoc) -> str:
-    """The Escalation section of ``doc``'s page."""
+def escalation(spec: Spec, kind: Escalation, notifies_budget_owner: bool = False) -> str:
+    """The Escalation section of an alert's page, for the kind of escalation its rule calls for."""
     finance = spec.organization.finance_contact
-    if doc.escalation == "budget_owner":
+    if kind == "budget_owner":
         return (
             "This alert goes to the budget owner of the team in its `team` label — never to the on-call "
             "pager. The budget owner decides; the platform team helps find the spend. A budget raise needs "
             f"finance (`{finance}`).\n\n" + budget_owner_table(spec)
         )
-    if doc.escalation == "finance":
+    if kind == "finance":
         receiver = receiver_text(spec, spec.alerting.finance_receiver) if spec.alerting else "finance"
         return (
             f"Spend under `{catalog.UNASSIGNED}` or `{catalog.OTHER}` belongs to no team, so it goes to the "
@@ -109,7 +105,7 @@ def escalation(spec: Spec, doc: AlertDoc) -> str:
             "team, which adds the app or alias to the spec. If nobody claims the key within a day, security "
             "operations treat it as a possible leaked key."
         )
-    if doc.escalation == "security":
+    if kind == "security":
         receiver = receiver_text(spec, spec.alerting.security_receiver) if spec.alerting else "security operations"
         return (
             f"This alert goes to security operations through {receiver}. Security owns the response and "
@@ -117,7 +113,7 @@ def escalation(spec: Spec, doc: AlertDoc) -> str:
             "the app's configuration. Share counts and label values only, never prompt or response text.\n\n"
             + owner_table(spec)
         )
-    if doc.escalation == "deadman":
+    if kind == "deadman":
         deadman = receiver_text(spec, spec.alerting.deadman_receiver) if spec.alerting else "the dead-man's switch"
         return (
             f"The Watchdog goes to {deadman}, an outside service. When that service pages, the on-call "
@@ -128,10 +124,10 @@ def escalation(spec: Spec, doc: AlertDoc) -> str:
         "is a provider, open a case with the provider; if it is the gateway or gatewatch, bring in the "
         "platform team."
     )
-    if doc.escalation == "oncall_team":
+    if kind == "oncall_team":
         text += (
             " The owner of the team in the `team` label is told as soon as containment is in place"
-            + (", and its budget owner already got a copy of the alert" if _notifies_budget_owner(doc) else "")
+            + (", and its budget owner already got a copy of the alert" if notifies_budget_owner else "")
             + ".\n\n" + owner_table(spec)
         )
     return text

@@ -6,7 +6,7 @@ from the same spec; a spec without an ``alerting`` section gets the model's defa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -33,6 +33,31 @@ def number(value: float) -> str:
 
 def code_list(values: tuple[str, ...] | list[str], empty: str = "none") -> str:
     return ", ".join(f"`{v}`" for v in values) if values else empty
+
+
+_HOURS_PER_UNIT = {"m": 1 / 60, "h": 1.0, "d": 24.0}
+
+
+def _hours(window: str) -> float:
+    return float(window[:-1]) * _HOURS_PER_UNIT[window[-1]]
+
+
+def burn_windows() -> dict[str, str]:
+    """``page1_factor``, ``page1_long``, ``page1_short``, ``page1_budget_percent`` (the share of the
+    period's error budget spent when it fires), then ``page2_…``, ``ticket1_…``, ``ticket2_…``."""
+    values: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    for window in BURN_WINDOWS:
+        seen[window.tier] = seen.get(window.tier, 0) + 1
+        key = f"{window.tier}{seen[window.tier]}"
+        spent = window.factor * _hours(window.long) / (SLO_PERIOD_DAYS * 24) * 100
+        values |= {
+            f"{key}_factor": number(window.factor),
+            f"{key}_long": window.long,
+            f"{key}_short": window.short,
+            f"{key}_budget_percent": f"{spent:.3g}",
+        }
+    return values
 
 
 def context(spec: Spec) -> dict[str, str]:
@@ -77,10 +102,11 @@ def context(spec: Spec) -> dict[str, str]:
         "deadman_receiver": spec.alerting.deadman_receiver if spec.alerting else "the dead-man's switch receiver",
         "unassigned": catalog.UNASSIGNED,
         "other": catalog.OTHER,
+        **burn_windows(),
     }
 
 
-def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def table(header: tuple[str, ...], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     return "\n".join(lines)

@@ -1,8 +1,8 @@
-"""The shapes of runbook content: alert pages, incident playbooks and task runbooks, as data.
+"""The shapes of runbook sources: alert pages, incident playbooks and task runbooks, as data.
 
-Text fields are Markdown with ``${name}`` placeholders that ``runbooks.facts.context(spec)``
-fills from the spec (thresholds, team names, the spec hash), so a page always states the
-numbers the rules were generated with.
+Each is read from one Markdown file under ``runbooks/pages/`` (see ``runbooks.sources``). Section
+bodies are Markdown with ``${name}`` placeholders that the renderer fills from the spec and the
+alert's own rule, so a page always states what the rules were generated with.
 """
 
 from __future__ import annotations
@@ -10,58 +10,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from exporter.spec import Audience
-
-# Who the Escalation section sends the reader to; derived from audience and team in the catalogue.
+# Who the Escalation section sends the reader to. Derived from the rule's audience and team
+# label; a page's front matter names it only where that is not enough (the dead-man's switch).
 Escalation = Literal["oncall", "oncall_team", "budget_owner", "finance", "security", "deadman"]
 # What the alert's ``team`` label holds: always "platform", the team concerned, or a sentinel.
 TeamScope = Literal["platform", "team", "sentinel"]
 
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    """One ready-to-paste PromQL query and what it answers."""
-
-    title: str
-    promql: str
+ALERT_SECTIONS = ("Meaning", "Impact", "Diagnosis", "Mitigation", "Escalation")
+PLAYBOOK_SECTIONS = (
+    "Detection", "Triage", "Containment", "Eradication", "Recovery", "Communication", "Evidence to keep",
+)
+TASK_SECTIONS = ("When", "Steps", "Verify", "Undo")
 
 
 @dataclass(frozen=True, slots=True)
-class AlertDoc:
+class AlertPage:
+    """What only the page knows; severity, audience, dashboard and panel come from the rule."""
+
     name: str
-    module: str  # the rule module that defines the alert
-    severity: str  # as the catalogue states it ("critical", or "info below 90 %, ...")
-    audience: Audience
-    team: TeamScope
-    labels: tuple[str, ...]  # labels beyond severity, audience and team
-    dashboard: str  # key in dashboards.links.DASHBOARDS
-    panel: str
-    escalation: Escalation
-    meaning: str
-    impact: str
-    diagnosis: str  # prose before the queries
-    queries: tuple[Query, ...]
-    mitigation: str
+    sections: dict[str, str]  # heading -> Markdown body, in ALERT_SECTIONS order
+    labels: tuple[str, ...] = ()  # labels beyond severity, audience and team, as the page lists them
+    team_label: TeamScope | None = None  # None: "platform" or "team", as the rule's team says
+    escalation: Escalation | None = None  # None: derived from the rule's audience and team label
     playbooks: tuple[str, ...] = ()
     tasks: tuple[str, ...] = ()
-    # Spec-derived tables (keys of runbooks.facts.FACTS) appended to Diagnosis.
-    facts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Playbook:
-    """An incident playbook: every field is one section, in the order an incident runs."""
+    """An incident playbook: every section is one phase, in the order an incident runs."""
 
     name: str  # file name without .md
     title: str
     summary: str
     detection: tuple[str, ...]  # alert names that open this incident
-    triage: str
-    containment: str
-    eradication: str
-    recovery: str
-    communication: str
-    evidence: str
+    sections: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +54,4 @@ class Task:
     name: str
     title: str
     summary: str
-    when: str
-    steps: str
-    verify: str
-    undo: str
+    sections: dict[str, str]
