@@ -56,24 +56,11 @@ def _num(value: float) -> str:
 
 def team_thresholds(spec: Spec) -> dict[str, tuple[float, ...]]:
     """Each team's budget thresholds: its override, else the organisation's."""
-    alerting = spec.alerting
-    default = alerting.budget_thresholds_percent if alerting else (50.0, 75.0, 90.0, 100.0)
-    overrides = alerting.team_overrides if alerting else {}
-    return {
-        t.name: tuple(sorted(set(o.budget_thresholds_percent)))
-        if (o := overrides.get(t.name)) and o.budget_thresholds_percent else tuple(sorted(set(default)))
-        for t in spec.teams
-    }
+    return {t.name: tuple(sorted(set(spec.thresholds.team_budget_percents(t.name)))) for t in spec.teams}
 
 
 def team_anomaly_factors(spec: Spec) -> dict[str, float]:
-    alerting = spec.alerting
-    default = alerting.cost_anomaly_factor if alerting else 4.0
-    overrides = alerting.team_overrides if alerting else {}
-    return {
-        t.name: o.cost_anomaly_factor if (o := overrides.get(t.name)) and o.cost_anomaly_factor else default
-        for t in spec.teams
-    }
+    return {t.name: spec.thresholds.team_anomaly_factor(t.name) for t in spec.teams}
 
 
 def _classes(by_team: dict[str, Setting]) -> list[tuple[Setting, str]]:
@@ -193,7 +180,7 @@ def anomaly_rule(spec: Spec) -> AlertRule:
     and with the 5m hold the budget owner hears within a quarter of an hour. 30 minutes still
     averages over bursts; the alert is a warning to the budget owner, not a page.
     """
-    floor = spec.alerting.cost_anomaly_min_usd_per_hour if spec.alerting else 2.0
+    floor = spec.thresholds.cost_anomaly_min_usd_per_hour
     clauses = []
     for factor, selector in _classes(team_anomaly_factors(spec)):
         now = f"{recording.TEAM_COST_RATE30M}{selector}"
@@ -219,7 +206,7 @@ def runaway_text(team: str, app: str, value: str) -> tuple[str, str]:
 
 
 def runaway_rule(spec: Spec) -> AlertRule:
-    factor = spec.alerting.runaway_loop_factor if spec.alerting else 10.0
+    factor = spec.thresholds.runaway_loop_factor
     rate = recording.TEAM_APP_FORWARDED_RATE5M
     expr = (
         f"(\n  {rate} > {_num(factor)} * avg_over_time({recording.TEAM_APP_FORWARDED_RATE1H}[1d])\n"

@@ -28,13 +28,12 @@ def _exporter_down() -> str:
 
 
 def _telemetry_stale(spec: Spec) -> str:
-    alerting = spec.alerting
-    assert alerting is not None
+    thresholds = spec.thresholds
     accepted = f'{catalog.EXPORTER_EVENTS.name}{{result="accepted"}}'
     # "Busy" reuses the SLOs' quiet-hour threshold: the same hour yesterday must have had at
     # least that many records for silence now to mean broken telemetry rather than a quiet night.
     return (
-        f"time() - max({catalog.EXPORTER_LAST_EVENT.name}) > {alerting.stale_after_seconds:g}\n"
+        f"time() - max({catalog.EXPORTER_LAST_EVENT.name}) > {thresholds.stale_after_seconds:g}\n"
         f"and\n"
         f"sum(rate({accepted}[1h] offset 1d)) * {SECONDS_PER_HOUR} >= {spec.slos.min_requests_per_hour:g}"
     )
@@ -82,8 +81,7 @@ def _audit_chain_stalled() -> str:
 
 
 def alerts(spec: Spec) -> tuple[AlertRule, ...]:
-    alerting = spec.alerting
-    assert alerting is not None
+    thresholds = spec.thresholds
     generated_from = spec_hash(spec)
     return (
         AlertRule(
@@ -110,7 +108,7 @@ def alerts(spec: Spec) -> tuple[AlertRule, ...]:
             summary="No gateway records arrive, though this hour was busy yesterday",
             description=(
                 "The last gateway record was accepted {{ $value | humanizeDuration }} ago (threshold "
-                f"{alerting.stale_after_seconds:g}s) while the same hour yesterday was busy: the gateways' "
+                f"{thresholds.stale_after_seconds:g}s) while the same hour yesterday was busy: the gateways' "
                 "loggers or the path to the exporter are broken, and spend goes uncounted."
             ),
             dashboard="overview",

@@ -57,24 +57,22 @@ LATENCY_FOR = "10m"
 
 def _error_ratio(by: str, spec: Spec) -> str:
     """Bad-outcome ratio per ``by`` group, kept only where traffic clears the minimum."""
-    alerting = spec.alerting
-    assert alerting is not None
+    thresholds = spec.thresholds
     valid = f'sum by ({by}) ({OUTCOME_RATE}{{outcome!~"{NEUTRAL}"}})'
     return (
         f'(\n  sum by ({by}) ({OUTCOME_RATE}{{outcome=~"{BAD}"}})\n  / {valid}\n'
-        f") > {alerting.provider_error_ratio:g}\n"
+        f") > {thresholds.provider_error_ratio:g}\n"
         f"and on ({by})\n"
         f"{valid} * {SECONDS_PER_HOUR} >= {spec.slos.min_requests_per_hour:g}"
     )
 
 
 def _latency_p95(spec: Spec) -> str:
-    alerting = spec.alerting
-    assert alerting is not None
+    thresholds = spec.thresholds
     histogram = catalog.REQUEST_DURATION.name
     return (
         f"histogram_quantile({LATENCY_QUANTILE:g}, sum by (provider, le) (rate({histogram}_bucket[5m])))\n"
-        f"  > {alerting.provider_latency_p95_seconds:g}\n"
+        f"  > {thresholds.provider_latency_p95_seconds:g}\n"
         f"and on (provider)\n"
         f"sum by (provider) (rate({histogram}_count[5m])) * {SECONDS_PER_HOUR} >= {spec.slos.min_requests_per_hour:g}"
     )
@@ -85,9 +83,8 @@ def _percent(ratio: float) -> str:
 
 
 def alerts(spec: Spec) -> tuple[AlertRule, ...]:
-    alerting = spec.alerting
-    assert alerting is not None
-    ratio = _percent(alerting.provider_error_ratio)
+    thresholds = spec.thresholds
+    ratio = _percent(thresholds.provider_error_ratio)
     provider_link = {"provider": "{{ $labels.provider }}"}
     return (
         AlertRule(
@@ -114,7 +111,7 @@ def alerts(spec: Spec) -> tuple[AlertRule, ...]:
             summary="Provider {{ $labels.provider }} is slow",
             description=(
                 "p95 request latency at {{ $labels.provider }} is {{ $value | humanizeDuration }} over the last "
-                f"5 minutes (threshold {alerting.provider_latency_p95_seconds:g}s)."
+                f"5 minutes (threshold {thresholds.provider_latency_p95_seconds:g}s)."
             ),
             dashboard="overview",
             panel="latency",

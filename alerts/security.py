@@ -67,14 +67,13 @@ def recording_rules() -> tuple[RecordingRule, ...]:
 
 
 def _block_surge(spec: Spec) -> str:
-    alerting = spec.alerting
-    assert alerting is not None
+    thresholds = spec.thresholds
     now = f"{BLOCK_RATE} * {SECONDS_PER_MINUTE}"
     baseline = f"avg_over_time({BLOCK_RATE}[1d] offset 1h)"
     return (
         f"(\n"
         f"  {now}\n"
-        f"  > {alerting.guardrail_block_factor:g} * {SECONDS_PER_MINUTE} * {baseline}\n"
+        f"  > {thresholds.guardrail_block_factor:g} * {SECONDS_PER_MINUTE} * {baseline}\n"
         f"  and\n"
         f"  {now} > {BLOCK_SURGE_FLOOR_PER_MINUTE}\n"
         f")\n"
@@ -88,13 +87,12 @@ def _block_surge(spec: Spec) -> str:
 
 
 def _app_volume(spec: Spec) -> str:
-    alerting = spec.alerting
-    assert alerting is not None
+    thresholds = spec.thresholds
     now = f"{TEAM_APP_REQUESTS_RATE5M} * {SECONDS_PER_MINUTE}"
     trailing_day = f"avg_over_time({TEAM_APP_REQUESTS_RATE5M}[1d] offset 1h)"
     return (
         f"{now}\n"
-        f"> {alerting.app_volume_factor:g} * {SECONDS_PER_MINUTE} * (\n"
+        f"> {thresholds.app_volume_factor:g} * {SECONDS_PER_MINUTE} * (\n"
         f"    ({TEAM_APP_REQUESTS_RATE1H} offset 1w > {trailing_day})\n"
         f"    or {trailing_day}\n"
         f"  )\n"
@@ -108,8 +106,7 @@ def _policy(policy: str) -> str:
 
 
 def alerts(spec: Spec) -> tuple[AlertRule, ...]:
-    alerting = spec.alerting
-    assert alerting is not None
+    thresholds = spec.thresholds
     app_of_team = "app {{ $labels.app }} of team {{ $labels.team }}"
     app_of_team_start = "App {{ $labels.app }} of team {{ $labels.team }}"
     return (
@@ -122,7 +119,7 @@ def alerts(spec: Spec) -> tuple[AlertRule, ...]:
             summary="Guardrail {{ $labels.guardrail }} blocks a surge from {{ $labels.app }} ({{ $labels.team }})",
             description=(
                 "Guardrail {{ $labels.guardrail }} blocks {{ $value | humanize }} requests a minute from "
-                f"{app_of_team}, more than {alerting.guardrail_block_factor:g}x its trailing-day rate (or more "
+                f"{app_of_team}, more than {thresholds.guardrail_block_factor:g}x its trailing-day rate (or more "
                 f"than {FIRST_WAVE_FLOOR_PER_MINUTE} a minute where it blocked nothing in the trailing day): "
                 "an attack wave, or a guardrail change blocking good traffic."
             ),
@@ -167,7 +164,7 @@ def alerts(spec: Spec) -> tuple[AlertRule, ...]:
             name="GenAISensitiveDataRepeated",
             expr=(
                 f"sum by (team, app, entity) (increase({catalog.SENSITIVE_ENTITIES.name}[1h]))\n"
-                f"> {alerting.sensitive_entities_per_hour:g}"
+                f"> {thresholds.sensitive_entities_per_hour:g}"
             ),
             for_="5m",
             severity="warning",
@@ -175,7 +172,7 @@ def alerts(spec: Spec) -> tuple[AlertRule, ...]:
             summary="Repeated {{ $labels.entity }} detections from {{ $labels.app }} ({{ $labels.team }})",
             description=(
                 f"{{{{ $value | humanize }}}} {{{{ $labels.entity }}}} entities detected in the last hour in "
-                f"traffic of {app_of_team} (threshold {alerting.sensitive_entities_per_hour:g} an hour)."
+                f"traffic of {app_of_team} (threshold {thresholds.sensitive_entities_per_hour:g} an hour)."
             ),
             dashboard="security",
             panel="sensitive-entities",
@@ -224,7 +221,7 @@ def alerts(spec: Spec) -> tuple[AlertRule, ...]:
             summary="App {{ $labels.app }} ({{ $labels.team }}) is far busier than usual",
             description=(
                 f"{app_of_team_start} sends {{{{ $value | humanize }}}} requests a minute, more than "
-                f"{alerting.app_volume_factor:g}x its baseline (the larger of the same hour last week and the "
+                f"{thresholds.app_volume_factor:g}x its baseline (the larger of the same hour last week and the "
                 "trailing day): a leaked key?"
             ),
             dashboard="security",

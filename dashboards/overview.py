@@ -85,7 +85,7 @@ def board(spec: Spec) -> Board:
     provider = matchers("provider")
     firing = selector("ALERTS", 'alertstate="firing"', f'{SOURCE_LABEL[0]}="{SOURCE_LABEL[1]}"')
     rejected = 'result="rejected"'
-    stale = spec.alerting.stale_after_seconds if spec.alerting else 600.0
+    stale = spec.thresholds.stale_after_seconds
     panels = (
         Panel(
             "firing-alerts", "Firing alerts",

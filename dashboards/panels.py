@@ -149,7 +149,7 @@ def variable(name: str, metric: str, description: str, *narrowed_by: str, multi:
 
 def budget_thresholds(spec: Spec) -> tuple[Threshold, ...]:
     """The budget alert thresholds as shares, coloured up to red at 100 % (GenAIBudgetExhausted)."""
-    percents = spec.alerting.budget_thresholds_percent if spec.alerting else (50.0, 75.0, 90.0, 100.0)
+    percents = spec.thresholds.budget_thresholds_percent
     below = sorted(p for p in percents if p < 100)
     colors = ["yellow"] * (len(below) - 1) + ["orange"] if below else []
     return (*(Threshold(p / 100, c) for p, c in zip(below, colors, strict=True)), Threshold(1.0, "red"))

@@ -107,7 +107,7 @@ def _compliance_panels() -> tuple[Panel, ...]:
 
 
 def board(spec: Spec) -> Board:
-    factor = spec.alerting.app_volume_factor if spec.alerting else 8.0
+    factor = spec.thresholds.app_volume_factor
     volume = recording.TEAM_APP_REQUESTS_RATE5M
     blocked = 'result="blocked"'
     failed_open = 'result="failed_open"'

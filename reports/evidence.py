@@ -190,7 +190,7 @@ def budget_owners(sources: Sources, threshold: float | None) -> Evidence:
     kind = "budget_owners"
     limit = DEFAULT_THRESHOLDS[kind] if threshold is None else threshold
     spec = sources.spec
-    overrides = spec.alerting.team_overrides if spec.alerting else {}
+    overrides = spec.thresholds.team_overrides
     missing = sorted(
         t.name for t in spec.teams
         if not t.budget_owner.name.strip()
