@@ -36,15 +36,13 @@ from __future__ import annotations
 
 from alerts.model import AlertCase, AlertRule, ExpectedAlert, RuleGroup, SeriesInput, UnitTest
 from alerts.render import alert_labels, runbook_url
-from dashboards.links import dashboard_url
+from contract.dashboards import dashboard_url
+from contract.promql import BAD_OUTCOME, COUNTED_OUTCOME
+from contract.signals import OUTCOME_RATE
 from exporter import catalog
 from exporter.exposition import format_le
 from exporter.spec import Spec
 
-# Recorded by alerts/recording.py: requests per second over 5m, by team, model, provider, outcome.
-OUTCOME_RATE = "team_model_provider_outcome:genai_requests:rate5m"
-BAD = "|".join(catalog.BAD_OUTCOMES)
-NEUTRAL = "|".join(catalog.NEUTRAL_OUTCOMES)
 SECONDS_PER_HOUR = 3600
 LATENCY_QUANTILE = 0.95
 
@@ -58,9 +56,9 @@ LATENCY_FOR = "10m"
 def _error_ratio(by: str, spec: Spec) -> str:
     """Bad-outcome ratio per ``by`` group, kept only where traffic clears the minimum."""
     thresholds = spec.thresholds
-    valid = f'sum by ({by}) ({OUTCOME_RATE}{{outcome!~"{NEUTRAL}"}})'
+    valid = f"sum by ({by}) ({OUTCOME_RATE}{{{COUNTED_OUTCOME}}})"
     return (
-        f'(\n  sum by ({by}) ({OUTCOME_RATE}{{outcome=~"{BAD}"}})\n  / {valid}\n'
+        f"(\n  sum by ({by}) ({OUTCOME_RATE}{{{BAD_OUTCOME}}})\n  / {valid}\n"
         f") > {thresholds.provider_error_ratio:g}\n"
         f"and on ({by})\n"
         f"{valid} * {SECONDS_PER_HOUR} >= {spec.slos.min_requests_per_hour:g}"

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from alerts.cases import expected_alert
 from alerts.model import AlertCase, AlertRule, ExpectedAlert, RecordingRule, RuleGroup, SeriesInput, UnitTest
-from alerts.recording import TEAM_APP_REQUESTS_RATE1H, TEAM_APP_REQUESTS_RATE5M
+from contract.signals import TEAM_APP_REQUESTS_RATE1H, TEAM_APP_REQUESTS_RATE5M
 from exporter import catalog
 from exporter.spec import Spec
 

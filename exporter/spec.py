@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 import yaml
 
+from contract.burnrate import lowest_reachable_target, unreachable_factors
 from exporter import catalog
-from exporter.burnrate import lowest_reachable_target, unreachable_factors
 from exporter.fields import ATTRIBUTE_FIELDS, is_known_field
 
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]

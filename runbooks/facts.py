@@ -11,8 +11,9 @@ from collections.abc import Callable
 import msgspec
 
 from alerts.prometheus_config import EXPORTER_JOB
+from contract.burnrate import BURN_WINDOWS, SLO_PERIOD_DAYS
+from contract.promql import literal_alternation
 from exporter import catalog
-from exporter.burnrate import BURN_WINDOWS, SLO_PERIOD_DAYS
 from exporter.exposition import format_le
 from exporter.spec import Objective, Spec, spec_hash
 
@@ -37,9 +38,9 @@ def context(spec: Spec) -> dict[str, str]:
         "review_min_reviewed": str(spec.review.min_reviewed),
         "review_default_ratio": number(spec.review.default_max_false_positive_ratio),
         "finance_contact": spec.organization.finance_contact,
-        "bad": "|".join(catalog.BAD_OUTCOMES),
+        "bad": literal_alternation(catalog.BAD_OUTCOMES),
         "bad_list": code_list(catalog.BAD_OUTCOMES),
-        "neutral": "|".join(catalog.NEUTRAL_OUTCOMES),
+        "neutral": literal_alternation(catalog.NEUTRAL_OUTCOMES),
         "neutral_list": code_list(catalog.NEUTRAL_OUTCOMES).capitalize(),
         "slo_period_days": str(SLO_PERIOD_DAYS),
         "min_requests_per_hour": number(spec.slos.min_requests_per_hour),

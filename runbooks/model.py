@@ -34,7 +34,7 @@ class AlertDoc:
     audience: Audience
     team: TeamScope
     labels: tuple[str, ...]  # labels beyond severity, audience and team
-    dashboard: str  # key in dashboards.links.DASHBOARDS
+    dashboard: str  # key in contract.dashboards.DASHBOARDS
     panel: str
     escalation: Escalation
     meaning: str
