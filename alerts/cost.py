@@ -23,8 +23,9 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import TypeVar
 
-from alerts import recording
 from alerts.model import AlertRule, AlertText, RuleGroup
+from contract import signals
+from contract.promql import excludes, matches, sentinel
 from exporter import catalog
 from exporter.spec import Spec
 
@@ -35,12 +36,11 @@ RUNAWAY_MODAL_SHARE = 0.9
 RUNAWAY_MIN_HISTORY = "1h"
 # Unowned spend below this is a rounding error; above it, someone must find the owner.
 UNATTRIBUTED_MIN_USD_PER_HOUR = 1.0
-SENTINELS = (catalog.UNASSIGNED, catalog.OTHER)
 
-MTD = recording.TEAM_COST_MONTH_TO_DATE
-BUDGET = recording.TEAM_BUDGET
-RATE1H = recording.TEAM_COST_RATE1H
-RATE6H = recording.TEAM_COST_RATE6H
+MTD = signals.TEAM_COST_MONTH_TO_DATE
+BUDGET = signals.TEAM_BUDGET
+RATE1H = signals.TEAM_COST_RATE1H
+RATE6H = signals.TEAM_COST_RATE6H
 PERIOD_END = catalog.TEAM_BUDGET_PERIOD_END.name
 TEAM_VARS = {"team": "{{ $labels.team }}"}
 Setting = TypeVar("Setting", bound=Hashable)
@@ -52,24 +52,11 @@ def _num(value: float) -> str:
 
 def team_thresholds(spec: Spec) -> dict[str, tuple[float, ...]]:
     """Each team's budget thresholds: its override, else the organisation's."""
-    alerting = spec.alerting
-    default = alerting.budget_thresholds_percent if alerting else (50.0, 75.0, 90.0, 100.0)
-    overrides = alerting.team_overrides if alerting else {}
-    return {
-        t.name: tuple(sorted(set(o.budget_thresholds_percent)))
-        if (o := overrides.get(t.name)) and o.budget_thresholds_percent else tuple(sorted(set(default)))
-        for t in spec.teams
-    }
+    return {t.name: tuple(sorted(set(spec.thresholds.team_budget_percents(t.name)))) for t in spec.teams}
 
 
 def team_anomaly_factors(spec: Spec) -> dict[str, float]:
-    alerting = spec.alerting
-    default = alerting.cost_anomaly_factor if alerting else 4.0
-    overrides = alerting.team_overrides if alerting else {}
-    return {
-        t.name: o.cost_anomaly_factor if (o := overrides.get(t.name)) and o.cost_anomaly_factor else default
-        for t in spec.teams
-    }
+    return {t.name: spec.thresholds.team_anomaly_factor(t.name) for t in spec.teams}
 
 
 def team_classes(by_team: dict[str, Setting]) -> list[tuple[Setting, str]]:
@@ -82,8 +69,8 @@ def team_classes(by_team: dict[str, Setting]) -> list[tuple[Setting, str]]:
     if len(ordered) == 1:
         return [(ordered[0][0], "")]
     others = sorted(t for _, teams in ordered[1:] for t in teams)
-    classes = [(ordered[0][0], f'{{team!~"{"|".join(others)}"}}')]
-    classes += [(setting, f'{{team=~"{"|".join(sorted(teams))}"}}') for setting, teams in ordered[1:]]
+    classes = [(ordered[0][0], f"{{{excludes('team', others)}}}")]
+    classes += [(setting, f"{{{matches('team', sorted(teams))}}}") for setting, teams in ordered[1:]]
     return classes
 
 
@@ -189,10 +176,10 @@ def anomaly_rule(spec: Spec) -> AlertRule:
     and with the 5m hold the budget owner hears within a quarter of an hour. 30 minutes still
     averages over bursts; the alert is a warning to the budget owner, not a page.
     """
-    floor = spec.alerting.cost_anomaly_min_usd_per_hour if spec.alerting else 2.0
+    floor = spec.thresholds.cost_anomaly_min_usd_per_hour
     clauses = []
     for factor, selector in team_classes(team_anomaly_factors(spec)):
-        now = f"{recording.TEAM_COST_RATE30M}{selector}"
+        now = f"{signals.TEAM_COST_RATE30M}{selector}"
         hourly = f"{RATE1H}{selector}"
         clauses.append(
             f"(\n  {now} > {_num(factor)} * {hourly} offset 1w\n"
@@ -215,15 +202,15 @@ def runaway_text(team: str, app: str, value: str) -> AlertText:
 
 
 def runaway_rule(spec: Spec) -> AlertRule:
-    factor = spec.alerting.runaway_loop_factor if spec.alerting else 10.0
-    rate = recording.TEAM_APP_FORWARDED_RATE5M
+    factor = spec.thresholds.runaway_loop_factor
+    rate = signals.TEAM_APP_FORWARDED_RATE5M
     expr = (
-        f"(\n  {rate} > {_num(factor)} * avg_over_time({recording.TEAM_APP_FORWARDED_RATE1H}[1d])\n"
+        f"(\n  {rate} > {_num(factor)} * avg_over_time({signals.TEAM_APP_FORWARDED_RATE1H}[1d])\n"
         f"  and\n  {rate} > {_num(RUNAWAY_MIN_REQUESTS_PER_SECOND)}\n)\n"
         f"and on (team, app)\n"
-        f"{recording.TEAM_APP_FORWARDED_RATE1H} offset {RUNAWAY_MIN_HISTORY}\n"
+        f"{signals.TEAM_APP_FORWARDED_RATE1H} offset {RUNAWAY_MIN_HISTORY}\n"
         f"and on (team)\n"
-        f"(max by (team) ({recording.TEAM_MODEL_PROMPT_MODAL_SHARE}) >= {_num(RUNAWAY_MODAL_SHARE)})"
+        f"(max by (team) ({signals.TEAM_MODEL_PROMPT_MODAL_SHARE}) >= {_num(RUNAWAY_MODAL_SHARE)})"
     )
     summary, description = runaway_text("{{ $labels.team }}", "{{ $labels.app }}", '{{ printf "%.1f" $value }}')
     return AlertRule(
@@ -248,7 +235,7 @@ def unattributed_rule() -> AlertRule:
     summary, description = unattributed_text("{{ $labels.team }}", '{{ printf "%.2f" $value }}')
     return AlertRule(
         name="GenAIUnattributedSpend",
-        expr=f'{RATE1H}{{team=~"{"|".join(SENTINELS)}"}} * 3600 > {_num(UNATTRIBUTED_MIN_USD_PER_HOUR)}',
+        expr=f"{RATE1H}{{{sentinel('team')}}} * 3600 > {_num(UNATTRIBUTED_MIN_USD_PER_HOUR)}",
         for_="1h", severity="warning", audience="budget_owner", summary=summary, description=description,
         dashboard="cost", panel="unattributed", team=None, dashboard_variables=TEAM_VARS,
     )

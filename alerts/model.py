@@ -46,7 +46,7 @@ class AlertRule:
     audience: Audience
     summary: str
     description: str  # may use {{ $value }} and {{ $labels.x }}
-    dashboard: str  # key in dashboards.links.DASHBOARDS
+    dashboard: str  # key in contract.dashboards.DASHBOARDS
     panel: str  # panel key on that dashboard
     team: str | None = "platform"
     labels: dict[str, str] = field(default_factory=dict)

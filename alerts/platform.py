@@ -28,13 +28,12 @@ def _exporter_down() -> str:
 
 
 def _telemetry_stale(spec: Spec) -> str:
-    alerting = spec.alerting
-    assert alerting is not None
+    thresholds = spec.thresholds
     accepted = f'{catalog.EXPORTER_EVENTS.name}{{result="accepted"}}'
     # "Busy" reuses the SLOs' quiet-hour threshold: the same hour yesterday must have had at
     # least that many records for silence now to mean broken telemetry rather than a quiet night.
     return (
-        f"time() - max({catalog.EXPORTER_LAST_EVENT.name}) > {alerting.stale_after_seconds:g}\n"
+        f"time() - max({catalog.EXPORTER_LAST_EVENT.name}) > {thresholds.stale_after_seconds:g}\n"
         f"and\n"
         f"sum(rate({accepted}[1h] offset 1d)) * {SECONDS_PER_HOUR} >= {spec.slos.min_requests_per_hour:g}"
     )
@@ -169,8 +168,7 @@ def reload_failed_text(instance: str, value: str) -> AlertText:
 
 
 def alerts(spec: Spec) -> tuple[AlertRule, ...]:
-    alerting = spec.alerting
-    assert alerting is not None
+    thresholds = spec.thresholds
     generated_from = spec_hash(spec)
     instance, value = "{{ $labels.instance }}", "{{ $value | humanize }}"
     down_state = (
@@ -178,7 +176,7 @@ def alerts(spec: Spec) -> tuple[AlertRule, ...]:
         f'{{{{ else }}}}{up_state("{{ $value }}")}{{{{ end }}}}'
     )
     down = exporter_down_text(instance, down_state)
-    stale = stale_text("{{ $value | humanizeDuration }}", alerting.stale_after_seconds)
+    stale = stale_text("{{ $value | humanizeDuration }}", thresholds.stale_after_seconds)
     rejected = rejected_text("{{ $labels.format }}", "{{ $value | humanizePercentage }}")
     overflow = overflow_text("{{ $labels.label }}", value)
     out_of_step = out_of_step_text("{{ $value }}", generated_from)

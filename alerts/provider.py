@@ -35,13 +35,11 @@ not page.
 from __future__ import annotations
 
 from alerts.model import AlertRule, AlertText, RuleGroup
+from contract.promql import BAD_OUTCOME, COUNTED_OUTCOME
+from contract.signals import OUTCOME_RATE
 from exporter import catalog
 from exporter.spec import Spec
 
-# Recorded by alerts/recording.py: requests per second over 5m, by team, model, provider, outcome.
-OUTCOME_RATE = "team_model_provider_outcome:genai_requests:rate5m"
-BAD = "|".join(catalog.BAD_OUTCOMES)
-NEUTRAL = "|".join(catalog.NEUTRAL_OUTCOMES)
 SECONDS_PER_HOUR = 3600
 LATENCY_QUANTILE = 0.95
 
@@ -54,24 +52,22 @@ LATENCY_FOR = "10m"
 
 def _error_ratio(by: str, spec: Spec) -> str:
     """Bad-outcome ratio per ``by`` group, kept only where traffic clears the minimum."""
-    alerting = spec.alerting
-    assert alerting is not None
-    valid = f'sum by ({by}) ({OUTCOME_RATE}{{outcome!~"{NEUTRAL}"}})'
+    thresholds = spec.thresholds
+    valid = f"sum by ({by}) ({OUTCOME_RATE}{{{COUNTED_OUTCOME}}})"
     return (
-        f'(\n  sum by ({by}) ({OUTCOME_RATE}{{outcome=~"{BAD}"}})\n  / {valid}\n'
-        f") > {alerting.provider_error_ratio:g}\n"
+        f"(\n  sum by ({by}) ({OUTCOME_RATE}{{{BAD_OUTCOME}}})\n  / {valid}\n"
+        f") > {thresholds.provider_error_ratio:g}\n"
         f"and on ({by})\n"
         f"{valid} * {SECONDS_PER_HOUR} >= {spec.slos.min_requests_per_hour:g}"
     )
 
 
 def _latency_p95(spec: Spec) -> str:
-    alerting = spec.alerting
-    assert alerting is not None
+    thresholds = spec.thresholds
     histogram = catalog.REQUEST_DURATION.name
     return (
         f"histogram_quantile({LATENCY_QUANTILE:g}, sum by (provider, le) (rate({histogram}_bucket[5m])))\n"
-        f"  > {alerting.provider_latency_p95_seconds:g}\n"
+        f"  > {thresholds.provider_latency_p95_seconds:g}\n"
         f"and on (provider)\n"
         f"sum by (provider) (rate({histogram}_count[5m])) * {SECONDS_PER_HOUR} >= {spec.slos.min_requests_per_hour:g}"
     )
@@ -112,13 +108,12 @@ def model_errors_text(model: str, provider: str, value: str, ratio: float) -> Al
 
 
 def alerts(spec: Spec) -> tuple[AlertRule, ...]:
-    alerting = spec.alerting
-    assert alerting is not None
-    ratio = alerting.provider_error_ratio
+    thresholds = spec.thresholds
+    ratio = thresholds.provider_error_ratio
     provider, team, model = "{{ $labels.provider }}", "{{ $labels.team }}", "{{ $labels.model }}"
     percentage = "{{ $value | humanizePercentage }}"
     provider_errors = provider_errors_text(provider, percentage, ratio)
-    latency = latency_text(provider, "{{ $value | humanizeDuration }}", alerting.provider_latency_p95_seconds)
+    latency = latency_text(provider, "{{ $value | humanizeDuration }}", thresholds.provider_latency_p95_seconds)
     team_errors = team_errors_text(team, provider, percentage, ratio)
     model_errors = model_errors_text(model, provider, percentage, ratio)
     provider_link = {"provider": provider}

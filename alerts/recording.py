@@ -2,7 +2,8 @@
 
 Names follow ``level:metric:operations``. Alerts and dashboards read these, never raw series over
 long ranges. Every rate sums across exporter replicas (``sum by``), so a restart (counters are
-reset-safe under ``rate``/``increase``) or a second replica changes nothing.
+reset-safe under ``rate``/``increase``) or a second replica changes nothing. The names readers
+use live in ``contract/signals.py``, and the outcome matchers in ``contract/promql.py``.
 
 Month-to-date spend (budget alerts)
 -----------------------------------
@@ -31,44 +32,31 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from alerts.model import RecordingRule, RuleGroup
+from contract.burnrate import RATIO_WINDOWS
+from contract.promql import BAD_OUTCOME, COUNTED_OUTCOME, FORWARDED_OUTCOME
+from contract.signals import (
+    OUTCOME_RATE,
+    QUANTILES,
+    SLI_ERRORS_RATE5M,
+    SLI_REQUESTS_RATE1H,
+    SLI_REQUESTS_RATE5M,
+    TEAM_BUDGET,
+    TEAM_COST_INCREASE1H,
+    TEAM_COST_MONTH_TO_DATE,
+    TEAM_MODEL_PROMPT_MODAL_SHARE,
+    quantile_record,
+    ratio_record,
+)
 from exporter import catalog
-from exporter.burnrate import RATIO_WINDOWS
 from exporter.exposition import format_le
 from exporter.spec import Objective, Spec
 
 MAX_RULES_PER_GROUP = 20
 HOURLY_INTERVAL = "1h"
 
-BAD = "|".join(catalog.BAD_OUTCOMES)
-NEUTRAL = "|".join(catalog.NEUTRAL_OUTCOMES)
-QUANTILES = (("p50", "0.5"), ("p95", "0.95"), ("p99", "0.99"))
-
 # The month a sample belongs to, as a label value like "202406" (UTC).
 MONTH_OF_NOW = "year() * 100 + month()"
 MONTH_OF_LAST_HOUR = "year(vector(time() - 1800)) * 100 + month(vector(time() - 1800))"
-
-# Recording rules other modules read (one spelling, here).
-TEAM_COST_RATE30M = "team:genai_cost_usd:rate30m"
-TEAM_COST_RATE1H = "team:genai_cost_usd:rate1h"
-TEAM_COST_RATE6H = "team:genai_cost_usd:rate6h"
-TEAM_COST_INCREASE1H = "team:genai_cost_usd:increase1h"
-TEAM_COST_MONTH_TO_DATE = "team:genai_cost_usd:month_to_date"
-TEAM_BUDGET = "team:genai_team_budget_usd:max"
-TEAM_APP_REQUESTS_RATE5M = "team_app:genai_requests:rate5m"
-TEAM_APP_REQUESTS_RATE1H = "team_app:genai_requests:rate1h"
-# Requests the gateway let through to a provider: what a loop pays for. A blocked prompt-injection
-# wave or a team over its quota repeats requests too, but costs nothing and is someone else's alert.
-TEAM_APP_FORWARDED_RATE5M = "team_app:genai_requests_forwarded:rate5m"
-TEAM_APP_FORWARDED_RATE1H = "team_app:genai_requests_forwarded:rate1h"
-TEAM_MODEL_PROMPT_MODAL_SHARE = "team_model:genai_prompt_tokens:modal_share5m"
-SLI_REQUESTS_RATE5M = "slo:sli_requests:rate5m"
-SLI_ERRORS_RATE5M = "slo:sli_errors:rate5m"
-SLI_REQUESTS_RATE1H = "slo:sli_requests:rate1h"
-
-
-def ratio_record(window: str) -> str:
-    return f"slo:sli_error:ratio_rate{window}"
-
 
 def _rate(level: str, by: str, metric: str, *, window: str = "5m", selector: str = "", name: str = "") -> RecordingRule:
     short = name or metric.removesuffix("_total")
@@ -77,11 +65,11 @@ def _rate(level: str, by: str, metric: str, *, window: str = "5m", selector: str
 
 def _requests() -> tuple[RecordingRule, ...]:
     requests = catalog.REQUESTS.name
-    bad = f'{{outcome=~"{BAD}"}}'
-    forwarded = f'{{outcome!~"{"|".join(catalog.STOPPED_AT_GATEWAY)}"}}'
+    bad = f"{{{BAD_OUTCOME}}}"
+    forwarded = f"{{{FORWARDED_OUTCOME}}}"
     return (
         _rate("team_model_provider", "team, model, provider", requests),
-        _rate("team_model_provider_outcome", "team, model, provider, outcome", requests),
+        RecordingRule(OUTCOME_RATE, f"sum by (team, model, provider, outcome) (rate({requests}[5m]))"),
         _rate("team_model_provider", "team, model, provider", requests, selector=bad, name="genai_requests_bad"),
         _rate("provider", "provider", requests),
         _rate("provider", "provider", requests, selector=bad, name="genai_requests_bad"),
@@ -124,7 +112,7 @@ def _quantiles() -> tuple[RecordingRule, ...]:
     for metric in (catalog.REQUEST_DURATION, catalog.TIME_TO_FIRST_TOKEN):
         for short, q in QUANTILES:
             rules.append(RecordingRule(
-                f"model_provider:{metric.name}:{short}_5m",
+                quantile_record(metric.name, short),
                 f"histogram_quantile({q}, sum by (model, provider, le) (rate({metric.name}_bucket[5m])))",
             ))
     return tuple(rules)
@@ -180,8 +168,8 @@ def sli_rules(spec: Spec, objective: Objective) -> tuple[RecordingRule, ...]:
     labels = objective_labels(spec, objective)
     covers = _covers(objective)
     if objective.kind == "availability":
-        counted = f'sum(rate({catalog.REQUESTS.name}{{{covers}, outcome!~"{NEUTRAL}"}}[{{w}}]))'
-        errors = f'sum(rate({catalog.REQUESTS.name}{{{covers}, outcome=~"{BAD}"}}[5m])) or vector(0)'
+        counted = f"sum(rate({catalog.REQUESTS.name}{{{covers}, {COUNTED_OUTCOME}}}[{{w}}]))"
+        errors = f"sum(rate({catalog.REQUESTS.name}{{{covers}, {BAD_OUTCOME}}}[5m])) or vector(0)"
     else:
         ttft = catalog.TIME_TO_FIRST_TOKEN.name
         le = format_le(objective.threshold_seconds or 0.0)

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from alerts.model import AlertRule, RecordingRule, RuleGroup, UnitTest
-from dashboards.links import dashboard_url
+from contract.dashboards import dashboard_url
 from exporter.spec import Spec
 
 

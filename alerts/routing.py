@@ -17,13 +17,13 @@ expands no environment variables in its configuration.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from alerts import templates
 from alerts.render import SOURCE_LABEL
 from alerts.yamlout import dump as _dump
+from contract.promql import equals, matches, sentinel
 from exporter.spec import BUDGET_RECEIVER_PREFIX, Alerting, Receiver, Spec, Team
 
 # The label a fragment's subtree matches on, so gatewatch's routing takes only gatewatch's alerts
@@ -32,7 +32,6 @@ from exporter.spec import BUDGET_RECEIVER_PREFIX, Alerting, Receiver, Spec, Team
 GROUP_BY = ("alertname", "team", "provider")
 # A provider's troubles (errors, latency, its SLOs, the teams it fails) are one incident.
 PROVIDER_GROUP_BY = ("provider",)
-UNOWNED_TEAMS = ("__unassigned__", "__other__")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,24 +136,24 @@ def route_tree(spec: Spec) -> dict[str, Any]:
         "group_by": list(GROUP_BY),
         **ONCALL_TIMING.fields(),
         "routes": [
-            {"receiver": alerting.deadman_receiver, "matchers": [_eq("alertname", "Watchdog")],
+            {"receiver": alerting.deadman_receiver, "matchers": [equals("alertname", "Watchdog")],
              **DEADMAN_TIMING.fields()},
             # A team not in the spec falls back to this route's own receiver: finance. On-call's
             # pace: a loop burns money by the minute.
-            {"receiver": alerting.finance_receiver, "matchers": [_eq("notify_budget_owner", "true")],
+            {"receiver": alerting.finance_receiver, "matchers": [equals("notify_budget_owner", "true")],
              "continue": True, **ONCALL_TIMING.fields(), "routes": _per_team(spec, with_info=False)},
-            {"receiver": alerting.finance_receiver, "matchers": [_eq("audience", "budget_owner")],
+            {"receiver": alerting.finance_receiver, "matchers": [equals("audience", "budget_owner")],
              **BUDGET_TIMING.fields(),
              "routes": [
-                 {"receiver": alerting.finance_receiver, "matchers": [_regex("team", UNOWNED_TEAMS)]},
+                 {"receiver": alerting.finance_receiver, "matchers": [sentinel("team")]},
                  *_per_team(spec, with_info=True),
                  _info_threshold(),
              ]},
-            {"receiver": alerting.security_receiver, "matchers": [_eq("audience", "security")],
+            {"receiver": alerting.security_receiver, "matchers": [equals("audience", "security")],
              **SECURITY_TIMING.fields()},
             # Explicit, not left to the root: a runaway loop matched the budget-owner route above
             # with continue, and Alertmanager falls back to a parent only when no child matched.
-            {"receiver": alerting.oncall_receiver, "matchers": [_eq("audience", "oncall")],
+            {"receiver": alerting.oncall_receiver, "matchers": [equals("audience", "oncall")],
              **ONCALL_TIMING.fields(),
              "routes": [{"matchers": ['provider=~".+"'], "group_by": list(PROVIDER_GROUP_BY)}]},
         ],
@@ -164,7 +163,7 @@ def route_tree(spec: Spec) -> dict[str, Any]:
 def _per_team(spec: Spec, *, with_info: bool) -> list[dict[str, Any]]:
     routes = []
     for team, receiver in team_receivers(spec).items():
-        route: dict[str, Any] = {"receiver": receiver, "matchers": [_eq("team", team)]}
+        route: dict[str, Any] = {"receiver": receiver, "matchers": [equals("team", team)]}
         if with_info:
             route["routes"] = [_info_threshold()]
         routes.append(route)
@@ -173,7 +172,7 @@ def _per_team(spec: Spec, *, with_info: bool) -> list[dict[str, Any]]:
 
 def _info_threshold() -> dict[str, Any]:
     return {
-        "matchers": [_eq("alertname", "GenAIBudgetThreshold"), _eq("severity", "info")],
+        "matchers": [equals("alertname", "GenAIBudgetThreshold"), equals("severity", "info")],
         "repeat_interval": BUDGET_INFO_REPEAT,
     }
 
@@ -181,29 +180,20 @@ def _info_threshold() -> dict[str, Any]:
 def fragment_route(spec: Spec) -> dict[str, Any]:
     """The gatewatch subtree, to put first under an existing ``route.routes``."""
     root = route_tree(spec)
-    return {"receiver": root.pop("receiver"), "matchers": [_eq(*SOURCE_LABEL)], **root}
+    return {"receiver": root.pop("receiver"), "matchers": [equals(*SOURCE_LABEL)], **root}
 
 
 def inhibit_rules() -> list[dict[str, Any]]:
     rules = []
     for source, targets, equal in INHIBITIONS:
         rule: dict[str, Any] = {
-            "source_matchers": [_eq("alertname", source)],
-            "target_matchers": [_regex("alertname", targets)],
+            "source_matchers": [equals("alertname", source)],
+            "target_matchers": [matches("alertname", targets)],
         }
         if equal:
             rule["equal"] = list(equal)
         rules.append(rule)
     return rules
-
-
-def _eq(label: str, value: str) -> str:
-    return f'{label}="{value}"'
-
-
-def _regex(label: str, values: tuple[str, ...]) -> str:
-    """Matches any of ``values`` literally."""
-    return f'{label}=~"{"|".join(re.escape(v) for v in values)}"'
 
 
 # -- receivers -----------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ not approved for is already GenAIUnapprovedModelUse.
 from __future__ import annotations
 
 from alerts.model import AlertRule, AlertText, RecordingRule, RuleGroup
-from alerts.recording import TEAM_APP_REQUESTS_RATE1H, TEAM_APP_REQUESTS_RATE5M
+from contract.signals import TEAM_APP_REQUESTS_RATE1H, TEAM_APP_REQUESTS_RATE5M
 from exporter import catalog
 from exporter.spec import Spec
 
@@ -66,14 +66,13 @@ def recording_rules() -> tuple[RecordingRule, ...]:
 
 
 def _block_surge(spec: Spec) -> str:
-    alerting = spec.alerting
-    assert alerting is not None
+    thresholds = spec.thresholds
     now = f"{BLOCK_RATE} * {SECONDS_PER_MINUTE}"
     baseline = f"avg_over_time({BLOCK_RATE}[1d] offset 1h)"
     return (
         f"(\n"
         f"  {now}\n"
-        f"  > {alerting.guardrail_block_factor:g} * {SECONDS_PER_MINUTE} * {baseline}\n"
+        f"  > {thresholds.guardrail_block_factor:g} * {SECONDS_PER_MINUTE} * {baseline}\n"
         f"  and\n"
         f"  {now} > {BLOCK_SURGE_FLOOR_PER_MINUTE}\n"
         f")\n"
@@ -87,13 +86,12 @@ def _block_surge(spec: Spec) -> str:
 
 
 def _app_volume(spec: Spec) -> str:
-    alerting = spec.alerting
-    assert alerting is not None
+    thresholds = spec.thresholds
     now = f"{TEAM_APP_REQUESTS_RATE5M} * {SECONDS_PER_MINUTE}"
     trailing_day = f"avg_over_time({TEAM_APP_REQUESTS_RATE5M}[1d] offset 1h)"
     return (
         f"{now}\n"
-        f"> {alerting.app_volume_factor:g} * {SECONDS_PER_MINUTE} * (\n"
+        f"> {thresholds.app_volume_factor:g} * {SECONDS_PER_MINUTE} * (\n"
         f"    ({TEAM_APP_REQUESTS_RATE1H} offset 1w > {trailing_day})\n"
         f"    or {trailing_day}\n"
         f"  )\n"
@@ -168,17 +166,16 @@ def app_volume_text(app: str, team: str, value: str, factor: float) -> AlertText
 
 
 def alerts(spec: Spec) -> tuple[AlertRule, ...]:
-    alerting = spec.alerting
-    assert alerting is not None
+    thresholds = spec.thresholds
     guardrail, app, team = "{{ $labels.guardrail }}", "{{ $labels.app }}", "{{ $labels.team }}"
     value = "{{ $value | humanize }}"
-    block_surge = block_surge_text(guardrail, app, team, value, alerting.guardrail_block_factor)
+    block_surge = block_surge_text(guardrail, app, team, value, thresholds.guardrail_block_factor)
     fail_open = fail_open_text(guardrail, team, value)
     bypass = bypass_text(app, team, value)
-    sensitive = sensitive_text("{{ $labels.entity }}", app, team, value, alerting.sensitive_entities_per_hour)
+    sensitive = sensitive_text("{{ $labels.entity }}", app, team, value, thresholds.sensitive_entities_per_hour)
     unapproved = unapproved_text(app, team, value)
     breach = breach_text(app, team, value)
-    app_volume = app_volume_text(app, team, value, alerting.app_volume_factor)
+    app_volume = app_volume_text(app, team, value, thresholds.app_volume_factor)
     return (
         AlertRule(
             name="GenAIGuardrailBlockSurge",
@@ -223,7 +220,7 @@ def alerts(spec: Spec) -> tuple[AlertRule, ...]:
             name="GenAISensitiveDataRepeated",
             expr=(
                 f"sum by (team, app, entity) (increase({catalog.SENSITIVE_ENTITIES.name}[1h]))\n"
-                f"> {alerting.sensitive_entities_per_hour:g}"
+                f"> {thresholds.sensitive_entities_per_hour:g}"
             ),
             for_="5m",
             severity="warning",

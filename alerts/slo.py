@@ -1,6 +1,6 @@
 """SLO alerts: multi-window, multi-burn-rate, one page and one ticket alert per objective.
 
-The windows and factors are exporter/burnrate.py's BURN_WINDOWS (its docstring explains them):
+The windows and factors are contract/burnrate.py's BURN_WINDOWS (its docstring explains them):
 an alert fires when the error ratio over a long window *and* a short one both exceed
 ``factor x budget``, with ``budget = 1 - target``. The long window proves the burn is real, the
 short one that it is still going on, so the alert resolves minutes after the fault does. Pages
@@ -16,9 +16,10 @@ to inhibit the availability alerts when they would be sent.
 
 from __future__ import annotations
 
-from alerts import recording
 from alerts.model import AlertRule, AlertText, RuleGroup
-from exporter.burnrate import BURN_WINDOWS, BurnWindow
+from contract import signals
+from contract.burnrate import BURN_WINDOWS, BurnWindow, budget_fraction
+from contract.promql import number
 from exporter.spec import Objective, Spec
 
 FOR = {"page": "2m", "ticket": "15m"}
@@ -28,18 +29,13 @@ PANEL = {("availability", "page"): "slo-status", ("availability", "ticket"): "er
 KIND_NAME = {"availability": "Availability", "ttft": "TTFT"}
 
 
-def number(value: float) -> str:
-    """A float as PromQL and people read it: 14.4 * 0.005 is 0.072, not 0.07200000000000001."""
-    return repr(round(value, 12))
-
-
 def shown(value: float) -> str:
     """A number in prose: 3, not 3.0."""
     return f"{round(value, 12):g}"
 
 
 def error_budget(objective: Objective) -> float:
-    return round(1.0 - objective.target_percent / 100.0, 12)
+    return budget_fraction(objective.target_percent)
 
 
 def alert_name(objective: Objective, tier: str) -> str:
@@ -57,10 +53,10 @@ def burn_expr(spec: Spec, objective: Objective, tier: str) -> str:
     for window in _windows(tier):
         threshold = number(window.factor * budget)
         pairs.append(
-            f"(\n  {recording.ratio_record(window.long)}{selector} > {threshold}\n"
-            f"  and\n  {recording.ratio_record(window.short)}{selector} > {threshold}\n)"
+            f"(\n  {signals.ratio_record(window.long)}{selector} > {threshold}\n"
+            f"  and\n  {signals.ratio_record(window.short)}{selector} > {threshold}\n)"
         )
-    guard = f"{recording.SLI_REQUESTS_RATE1H}{selector} * 3600 >= {number(spec.slos.min_requests_per_hour)}"
+    guard = f"{signals.SLI_REQUESTS_RATE1H}{selector} * 3600 >= {number(spec.slos.min_requests_per_hour)}"
     return "(\n" + "\nor\n".join(pairs) + f"\n)\nand on (slo)\n{guard}"
 
 

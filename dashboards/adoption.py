@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts import recording
+from contract import signals
+from contract.dashboards import DASHBOARDS
+from contract.promql import named
 from dashboards import sdk
-from dashboards.links import DASHBOARDS
 from dashboards.panels import Board, Panel, Query, links, ownership
 from exporter import catalog
 from exporter.spec import Spec
 
 REF = DASHBOARDS["adoption"]
 # Long trends (the default range is 90 days) read the hourly request-rate recording rule.
-VOLUME = recording.TEAM_APP_REQUESTS_RATE1H
-SENTINELS = f"{catalog.OTHER}|{catalog.UNASSIGNED}"
-NAMED_TEAM = f'team!~"{SENTINELS}"'
+VOLUME = signals.TEAM_APP_REQUESTS_RATE1H
+NAMED_TEAM = named("team")
 
 
 def board(spec: Spec) -> Board:

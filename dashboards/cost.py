@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts import recording
+from contract import signals
+from contract.dashboards import DASHBOARDS
+from contract.promql import sentinel
 from dashboards import sdk
-from dashboards.links import DASHBOARDS
 from dashboards.panels import (
     RANGE,
     Board,
@@ -28,7 +29,6 @@ COST = catalog.COST.name
 REQUESTS = catalog.REQUESTS.name
 FILTER = matchers("team", "app", "model", "provider")
 TEAM = matchers("team")
-SENTINELS = f"{catalog.OTHER}|{catalog.UNASSIGNED}"
 PER_HOUR = 3600
 
 
@@ -51,16 +51,15 @@ def _top(key: str, title: str, by: str, legend: str) -> Panel:
 
 
 def _unattributed(label: str) -> Query:
-    sentinel = f'{label}=~"{SENTINELS}"'
     return Query(
-        f"sum by ({label}) ({rate(COST, sentinel)})\n/ ignoring ({label}) group_left\nsum({rate(COST)})",
+        f"sum by ({label}) ({rate(COST, sentinel(label))})\n/ ignoring ({label}) group_left\nsum({rate(COST)})",
         f"{label} {{{{{label}}}}}",
     )
 
 
 def board(spec: Spec) -> Board:
-    mtd = recording.TEAM_COST_MONTH_TO_DATE
-    rate1h, rate6h = recording.TEAM_COST_RATE1H, recording.TEAM_COST_RATE6H
+    mtd = signals.TEAM_COST_MONTH_TO_DATE
+    rate1h, rate6h = signals.TEAM_COST_RATE1H, signals.TEAM_COST_RATE6H
     tokens = rate(catalog.TOKENS.name, FILTER, 'type=~"input|output"')
     panels = (
         Panel(

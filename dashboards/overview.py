@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts import recording
 from alerts.render import SOURCE_LABEL
-from alerts.slo import error_budget, number
+from contract import signals
+from contract.burnrate import SLO_PERIOD_DAYS, budget_fraction
+from contract.dashboards import DASHBOARDS
+from contract.promql import BAD_OUTCOME, COUNTED_OUTCOME, number
+from contract.signals import OUTCOME_RATE
 from dashboards import sdk
-from dashboards.links import DASHBOARDS
 from dashboards.panels import (
     Board,
     Panel,
@@ -23,13 +25,11 @@ from dashboards.panels import (
     variable,
 )
 from exporter import catalog
-from exporter.burnrate import SLO_PERIOD_DAYS
 from exporter.spec import Objective, Spec
 
 REF = DASHBOARDS["overview"]
 FILTER = matchers("team", "model", "provider")
 REQUESTS = catalog.REQUESTS.name
-OUTCOME_RATE = "team_model_provider_outcome:genai_requests:rate5m"
 PERIOD = f"{SLO_PERIOD_DAYS}d"
 
 
@@ -38,13 +38,13 @@ def _errors_over_period(slo: str = "") -> str:
     the 5m SLI recording rules (30 days of raw histograms would be far too slow)."""
     narrowed = f'{{slo="{slo}"}}' if slo else ""
     return (
-        f"sum by (slo) (sum_over_time({recording.SLI_ERRORS_RATE5M}{narrowed}[{PERIOD}]))\n"
-        f"/ sum by (slo) (sum_over_time({recording.SLI_REQUESTS_RATE5M}{narrowed}[{PERIOD}]))"
+        f"sum by (slo) (sum_over_time({signals.SLI_ERRORS_RATE5M}{narrowed}[{PERIOD}]))\n"
+        f"/ sum by (slo) (sum_over_time({signals.SLI_REQUESTS_RATE5M}{narrowed}[{PERIOD}]))"
     )
 
 
 def _budget_left(objective: Objective) -> Query:
-    budget = number(error_budget(objective))
+    budget = number(budget_fraction(objective.target_percent))
     return Query(f"1 - ({_errors_over_period(objective.name)}) / {budget}", objective.name, instant=True)
 
 
@@ -54,7 +54,7 @@ def _quantiles(metric: catalog.Metric) -> tuple[Query, ...]:
             f'model_provider:{metric.name}:{short}_5m{{{matchers("model", "provider")}}}',
             f"{short} {{{{model}}}} ({{{{provider}}}})",
         )
-        for short, _ in recording.QUANTILES
+        for short, _ in signals.QUANTILES
     )
 
 
@@ -80,12 +80,10 @@ def _slo_panels(spec: Spec) -> tuple[Panel, ...]:
 
 
 def board(spec: Spec) -> Board:
-    bad = "|".join(catalog.BAD_OUTCOMES)
-    neutral = "|".join(catalog.NEUTRAL_OUTCOMES)
     provider = matchers("provider")
     firing = selector("ALERTS", 'alertstate="firing"', f'{SOURCE_LABEL[0]}="{SOURCE_LABEL[1]}"')
     rejected = 'result="rejected"'
-    stale = spec.alerting.stale_after_seconds if spec.alerting else 600.0
+    stale = spec.thresholds.stale_after_seconds
     panels = (
         Panel(
             "firing-alerts", "Firing alerts",
@@ -130,8 +128,8 @@ def board(spec: Spec) -> Board:
             "the ratio GenAIProviderErrorsHigh fires on.",
             "percentunit",
             (Query(
-                f'sum by (provider) ({OUTCOME_RATE}{{outcome=~"{bad}", {provider}}})\n'
-                f'/ sum by (provider) ({OUTCOME_RATE}{{outcome!~"{neutral}", {provider}}})',
+                f"sum by (provider) ({OUTCOME_RATE}{{{BAD_OUTCOME}, {provider}}})\n"
+                f"/ sum by (provider) ({OUTCOME_RATE}{{{COUNTED_OUTCOME}, {provider}}})",
                 "{{provider}}",
             ),),
             width=8, min=0,

@@ -1,6 +1,6 @@
 """What a dashboard is made of, as plain data, and the helpers every dashboard shares.
 
-Dashboards are described here in gatewatch's own terms (panels keyed like dashboards/links.py,
+Dashboards are described here in gatewatch's own terms (panels keyed like contract/dashboards.py,
 queries, variables, links); dashboards/sdk.py alone turns them into Grafana's JSON model.
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from dashboards.links import DASHBOARDS, DashboardRef, dashboard_url
+from contract.dashboards import DASHBOARDS, DashboardRef, dashboard_url
 from exporter import catalog
 from exporter.spec import Spec
 
@@ -44,7 +44,7 @@ class Threshold:
 
 @dataclass(frozen=True, slots=True)
 class Panel:
-    key: str  # the panel's key in dashboards/links.py: it fixes the panel id
+    key: str  # the panel's key in contract/dashboards.py: it fixes the panel id
     title: str
     description: str
     unit: str  # a Grafana unit id: reqps, s, percentunit, currencyUSD, ...
@@ -149,7 +149,7 @@ def variable(name: str, metric: str, description: str, *narrowed_by: str, multi:
 
 def budget_thresholds(spec: Spec) -> tuple[Threshold, ...]:
     """The budget alert thresholds as shares, coloured up to red at 100 % (GenAIBudgetExhausted)."""
-    percents = spec.alerting.budget_thresholds_percent if spec.alerting else (50.0, 75.0, 90.0, 100.0)
+    percents = spec.thresholds.budget_thresholds_percent
     below = sorted(p for p in percents if p < 100)
     colors = ["yellow"] * (len(below) - 1) + ["orange"] if below else []
     return (*(Threshold(p / 100, c) for p, c in zip(below, colors, strict=True)), Threshold(1.0, "red"))
@@ -162,7 +162,7 @@ def layout(ref: DashboardRef, panels: Iterable[Panel]) -> tuple[Placed, ...]:
     x = y = row_height = 0
     for panel in panels:
         if panel.key not in ref.panels:
-            raise KeyError(f"panel {panel.key!r} is not in dashboards/links.py for {ref.key}")
+            raise KeyError(f"panel {panel.key!r} is not in contract/dashboards.py for {ref.key}")
         if not 0 < panel.width <= GRID_WIDTH or panel.height <= 0:
             raise ValueError(f"panel {panel.key!r} has an impossible size {panel.width}x{panel.height}")
         if x + panel.width > GRID_WIDTH:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts import recording
 from alerts import review as review_rules
+from contract import signals
+from contract.dashboards import DASHBOARDS
 from dashboards import sdk
-from dashboards.links import DASHBOARDS
 from dashboards.panels import RANGE, Board, Panel, Query, Threshold, links, matchers, ownership, rate, variable
 from exporter import catalog
 from exporter.spec import Spec
@@ -107,8 +107,8 @@ def _compliance_panels() -> tuple[Panel, ...]:
 
 
 def board(spec: Spec) -> Board:
-    factor = spec.alerting.app_volume_factor if spec.alerting else 8.0
-    volume = recording.TEAM_APP_REQUESTS_RATE5M
+    factor = spec.thresholds.app_volume_factor
+    volume = signals.TEAM_APP_REQUESTS_RATE5M
     blocked = 'result="blocked"'
     failed_open = 'result="failed_open"'
     panels = (

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts import recording
+from contract import signals
+from contract.dashboards import DASHBOARDS
 from dashboards import sdk
-from dashboards.links import DASHBOARDS
 from dashboards.panels import (
     RANGE,
     Board,
@@ -51,7 +51,7 @@ def board(spec: Spec) -> Board:
             "hour). Your budget owner is emailed as it crosses each threshold.",
             "percentunit",
             (Query(
-                f"{recording.TEAM_COST_MONTH_TO_DATE}{{{TEAM}}}\n"
+                f"{signals.TEAM_COST_MONTH_TO_DATE}{{{TEAM}}}\n"
                 f'/ on (team) max by (team) ({catalog.TEAM_BUDGET.name}{{{TEAM}, period="month"}})',
                 "{{team}}", instant=True,
             ),),
@@ -75,7 +75,7 @@ def board(spec: Spec) -> Board:
         Panel(
             "latency", "Request latency p50 / p95 / p99 by model",
             "Whole-request latency of the team's requests, by model.",
-            "s", tuple(_latency(short, q) for short, q in recording.QUANTILES),
+            "s", tuple(_latency(short, q) for short, q in signals.QUANTILES),
         ),
         Panel(
             "prompt-length", "Prompt length distribution",

@@ -22,6 +22,7 @@ from pathlib import Path
 from alerts import recording
 from alerts.timescale import compress_expr
 from alerts.yamlout import dump
+from contract import signals
 from exporter import catalog
 from exporter.simulate.backfill import backfill
 from exporter.spec import Spec
@@ -29,7 +30,7 @@ from exporter.spec import Spec
 WEEK = 7 * 24 * 3600.0
 # What "compared with its own past" rules read with offset 1w or over [1d].
 FAMILIES = (catalog.REQUESTS, catalog.COST)
-RECORDED = (recording.TEAM_COST_RATE1H, recording.TEAM_APP_REQUESTS_RATE1H, recording.TEAM_APP_REQUESTS_RATE5M)
+RECORDED = (signals.TEAM_COST_RATE1H, signals.TEAM_APP_REQUESTS_RATE1H, signals.TEAM_APP_REQUESTS_RATE5M)
 STEP = 2.0        # drill seconds between samples: a compressed [5m] (5 s) still holds two or three
 SEED = 7          # not the live traffic's seed: last week's requests were other requests
 TIMEOUT = 300.0

@@ -10,6 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# Outcomes and sentinel values are part of the contract; the catalog names them for its readers.
+from contract.values import (  # noqa: F401 (re-exported)
+    BAD_OUTCOMES,
+    NEUTRAL_OUTCOMES,
+    OTHER,
+    OUTCOMES,
+    STOPPED_AT_GATEWAY,
+    UNASSIGNED,
+)
+
 
 class MetricType(StrEnum):
     COUNTER = "counter"
@@ -41,25 +51,6 @@ class Metric:
             return (f"{self.name}_bucket", f"{self.name}_sum", f"{self.name}_count")
         return (self.name,)
 
-
-# Outcomes of one gateway request. Availability SLOs count only BAD_OUTCOMES as errors;
-# NEUTRAL_OUTCOMES are caller or policy problems and count neither as good nor bad, so a
-# prompt-injection wave or a team hitting its own quota does not burn the platform's budget.
-OUTCOMES = (
-    "success",
-    "client_error",
-    "rate_limited",
-    "quota_exceeded",
-    "timeout",
-    "provider_error",
-    "gateway_error",
-    "guardrail_blocked",
-)
-BAD_OUTCOMES = ("provider_error", "gateway_error", "timeout", "rate_limited")
-NEUTRAL_OUTCOMES = ("client_error", "quota_exceeded", "guardrail_blocked")
-# Outcomes where the gateway stopped the request before any provider saw it: it cost nothing,
-# and no guardrail could be bypassed on it.
-STOPPED_AT_GATEWAY = ("guardrail_blocked", "quota_exceeded")
 
 TOKEN_TYPES = ("input", "output", "cached_input", "reasoning")
 GUARDRAIL_STAGES = ("input", "output")
@@ -95,9 +86,6 @@ ERROR_KINDS = (
 RATE_LIMIT_SOURCES = ("gateway", "provider")
 RATE_LIMIT_TYPES = ("requests", "tokens", "concurrent_requests", "budget", "max_iterations", "unknown")
 
-# Sentinel label values: visible in every view, never dropped.
-UNASSIGNED = "__unassigned__"
-OTHER = "__other__"
 
 # Latency buckets span a cached 20 ms answer to a 2-minute reasoning call; TTFT buckets sit on
 # the values SLO thresholds are written against, because an SLO threshold must be a bucket bound.

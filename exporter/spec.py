@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 import yaml
 
+from contract.burnrate import lowest_reachable_target, unreachable_factors
 from exporter import catalog
-from exporter.burnrate import lowest_reachable_target, unreachable_factors
 from exporter.fields import ATTRIBUTE_FIELDS, is_known_field
 
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
@@ -227,14 +227,14 @@ class TeamAlerting(Strict, kw_only=True):
 BUDGET_RECEIVER_PREFIX = "budget-"
 
 
-class Alerting(Strict, kw_only=True):
-    oncall_receiver: str
-    security_receiver: str
-    finance_receiver: str
-    # Gets the always-firing Watchdog: a dead-man's switch outside this stack pages when it stops.
-    deadman_receiver: str
-    receivers: tuple[Receiver, ...]
-    smtp: Smtp | None = None
+class AlertThresholds(Strict, kw_only=True):
+    """What alerts fire at, each with its default: the one home of every threshold.
+
+    Always present after load (``Spec.thresholds``): generators, dashboards and runbooks read a
+    threshold from here whether or not the spec has an ``alerting`` section, so no module keeps
+    a fallback copy of a default.
+    """
+
     budget_thresholds_percent: tuple[Annotated[float, msgspec.Meta(gt=0, le=1000)], ...] = (50, 75, 90, 100)
     cost_anomaly_factor: Annotated[float, msgspec.Meta(gt=1)] = 4.0
     cost_anomaly_min_usd_per_hour: NonNegative = 2.0
@@ -246,6 +246,32 @@ class Alerting(Strict, kw_only=True):
     sensitive_entities_per_hour: Positive = 20.0
     stale_after_seconds: Positive = 600.0
     team_overrides: dict[str, TeamAlerting] = {}
+
+    def team_budget_percents(self, team: str) -> tuple[float, ...]:
+        """The shares of its budget at which ``team``'s budget alerts fire: its override, else the default."""
+        override = self.team_overrides.get(team)
+        return (override.budget_thresholds_percent if override else None) or self.budget_thresholds_percent
+
+    def team_anomaly_factor(self, team: str) -> float:
+        override = self.team_overrides.get(team)
+        return (override.cost_anomaly_factor if override else None) or self.cost_anomaly_factor
+
+
+# Read when the spec has no alerting section.
+DEFAULT_THRESHOLDS = AlertThresholds()
+
+
+class Alerting(AlertThresholds, kw_only=True):
+    """Where alerts go. Without this section no alert rule or routing is generated; its
+    thresholds (inherited) keep their defaults either way."""
+
+    oncall_receiver: str
+    security_receiver: str
+    finance_receiver: str
+    # Gets the always-firing Watchdog: a dead-man's switch outside this stack pages when it stops.
+    deadman_receiver: str
+    receivers: tuple[Receiver, ...]
+    smtp: Smtp | None = None
 
 
 class Objective(Strict, kw_only=True):
@@ -545,6 +571,11 @@ class Spec(Strict, kw_only=True):
     review: Review = Review()
     support: Support | None = None
     changes: tuple[Change, ...] = ()
+
+    @property
+    def thresholds(self) -> AlertThresholds:
+        """Every alert threshold: the alerting section's, or the defaults when it is absent."""
+        return self.alerting if self.alerting is not None else DEFAULT_THRESHOLDS
 
     def team(self, name: str) -> Team:
         for team in self.teams:

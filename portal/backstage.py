@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from alerts.yamlout import dump
-from dashboards.links import dashboard_url
+from contract.dashboards import dashboard_url
 from exporter.spec import Spec, Team
 from portal.teams import dashboard_links, title
 

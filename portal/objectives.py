@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from contract.burnrate import SLO_PERIOD_DAYS
 from exporter import catalog
-from exporter.burnrate import SLO_PERIOD_DAYS
 from exporter.spec import Objective, Spec, Team
 from portal.models import approved_models
 from portal.text import bullets, number, words

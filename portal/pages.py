@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from alerts.prometheus_config import Targets
 from alerts.recording import HOURLY_INTERVAL
+from contract.dashboards import dashboard_url
 from dashboards import adoption
 from dashboards import team as team_board
-from dashboards.links import dashboard_url
 from exporter import catalog
 from exporter.spec import Spec
 from portal import changelog, objectives, support

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alerts.render import runbook_url
-from dashboards.links import dashboard_url
+from contract.dashboards import dashboard_url
 from exporter.spec import Guardrail, Spec, Team
 from portal import objectives, support
 from portal.models import approved_models, price_cells

@@ -37,6 +37,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
+from contract.promql import quoted
 from exporter.catalog import EXPORTER_COUNTERS_START
 from reports.periods import Period
 from reports.prometheus import PrometheusClient
@@ -71,12 +72,8 @@ def _range(seconds: float) -> str:
 
 
 def _selector(metric: str, key: Key) -> str:
-    pairs = ",".join(f'{k}="{_escape(v)}"' for k, v in key)
+    pairs = ",".join(f'{k}="{quoted(v)}"' for k, v in key)
     return f"{metric}{{{pairs}}}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def counted_from(samples: Iterable[tuple[float, float]], baseline: float | None, after: float) -> float:
@@ -126,7 +123,7 @@ def _restarted(client: PrometheusClient, metric: str, exporter: Key, *, selector
                a: float, b: float) -> dict[Key, float]:
     """Increase in ``(a, b]`` of every series of an exporter whose counters restarted after ``since``."""
     labels = dict(exporter)
-    match = ",".join(f'{name}="{_escape(labels.get(name, ""))}"' for name in EXPORTER)
+    match = ",".join(f'{name}="{quoted(labels.get(name, ""))}"' for name in EXPORTER)
     span = _range(b - since)
     starts = [(float(t), float(v)) for r in client.query(f"{EXPORTER_COUNTERS_START.name}{{{match}}}[{span}]", b)
               for t, v in r["values"]]

@@ -19,7 +19,7 @@ from pathlib import Path
 from alerts import cost as cost_alerts
 from alerts.model import AlertRule
 from alerts.render import runbook_url
-from dashboards.links import dashboard_url
+from contract.dashboards import dashboard_url
 from exporter import catalog
 from exporter.spec import Spec, Team
 from reports.cli import add_common_arguments, client_of, load_spec, write_output

@@ -13,7 +13,6 @@ Counter figures are exact increases over the period (reports/counters.py, as cha
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import yaml
 
+from contract.promql import FORWARDED_OUTCOME, excludes, matches, sentinel
+from contract.values import SENTINEL_TEAMS
 from exporter import catalog, verdicts
 from exporter.audit import Verification, verify
 from exporter.audit.files import day_files
@@ -104,11 +105,6 @@ def _none(kind: str, threshold: float | None, comparison: str, query: str, why: 
     return Evidence(NO_EVIDENCE, None, threshold, comparison, EVIDENCE_THRESHOLDS[kind], query, why)
 
 
-def _regex(values: list[str]) -> str:
-    """An alternation matching exactly ``values``, as a PromQL double-quoted regex string body."""
-    return "|".join(re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\\\1", v) for v in sorted(values))
-
-
 def _no_traffic(sources: Sources) -> str | None:
     if sources.total(catalog.REQUESTS.name) > 0:
         return None
@@ -151,10 +147,9 @@ def guardrail_coverage(sources: Sources, threshold: float | None) -> Evidence:
     if not teams:
         return _none(kind, limit, AT_LEAST, "spec check: teams[].required_guardrails",
                      "no team in the spec requires a guardrail")
-    match = _regex(teams)
-    bypass_selector = f'{catalog.POLICY_VIOLATIONS.name}{{policy="guardrail_bypass",team=~"{match}"}}'
-    stopped = _regex(list(catalog.STOPPED_AT_GATEWAY))
-    request_selector = f'{catalog.REQUESTS.name}{{team=~"{match}",outcome!~"{stopped}"}}'
+    match = matches("team", teams)
+    bypass_selector = f'{catalog.POLICY_VIOLATIONS.name}{{policy="guardrail_bypass",{match}}}'
+    request_selector = f"{catalog.REQUESTS.name}{{{match},{FORWARDED_OUTCOME}}}"
     query = f"1 - exact_increase(sum({bypass_selector})) / exact_increase(sum({request_selector}))"
     covered = set(teams)
     requests = sources.total(catalog.REQUESTS.name,
@@ -174,23 +169,22 @@ def guardrail_coverage(sources: Sources, threshold: float | None) -> Evidence:
 def attribution(sources: Sources, threshold: float | None) -> Evidence:
     kind = "attribution"
     limit = DEFAULT_THRESHOLDS[kind] if threshold is None else threshold
-    sentinels = [catalog.UNASSIGNED, catalog.OTHER]
     cost = catalog.COST.name
-    query = f'exact_increase(sum({cost}{{team=~"{_regex(sentinels)}"}})) / exact_increase(sum({cost}))'
+    query = f"exact_increase(sum({cost}{{{sentinel('team')}}})) / exact_increase(sum({cost}))"
     total = sources.total(cost)
     if total <= 0:
         return _none(kind, limit, AT_MOST, query, "no spend recorded in the period")
-    unowned = sources.total(cost, lambda k: k.get("team") in sentinels)
+    unowned = sources.total(cost, lambda k: k.get("team") in SENTINEL_TEAMS)
     return _measured(kind, unowned / total, limit, AT_MOST,
                      query=query,
-                     detail=f"{unowned:,.2f} of {total:,.2f} USD carried no team ({' or '.join(sentinels)})")
+                     detail=f"{unowned:,.2f} of {total:,.2f} USD carried no team ({' or '.join(SENTINEL_TEAMS)})")
 
 
 def budget_owners(sources: Sources, threshold: float | None) -> Evidence:
     kind = "budget_owners"
     limit = DEFAULT_THRESHOLDS[kind] if threshold is None else threshold
     spec = sources.spec
-    overrides = spec.alerting.team_overrides if spec.alerting else {}
+    overrides = spec.thresholds.team_overrides
     missing = sorted(
         t.name for t in spec.teams
         if not t.budget_owner.name.strip()
@@ -256,7 +250,8 @@ def model_inventory(sources: Sources, threshold: float | None) -> Evidence:
     limit = DEFAULT_THRESHOLDS[kind] if threshold is None else threshold
     declared = [m.name for m in sources.spec.models]
     requests = catalog.REQUESTS.name
-    query = f'exact_increase(sum({requests}{{model!~"{_regex(declared)}"}})) / exact_increase(sum({requests}))'
+    undeclared = excludes("model", sorted(declared))
+    query = f"exact_increase(sum({requests}{{{undeclared}}})) / exact_increase(sum({requests}))"
     if not declared:
         return _none(kind, limit, AT_MOST, query, "the spec declares no models")
     total = sources.total(requests)

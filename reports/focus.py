@@ -18,7 +18,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
 from exporter.spec import Spec
-from reports.chargeback import Chargeback
+from reports.ledger import Chargeback
 
 SERVICE_CATEGORY = "AI and Machine Learning"
 SERVICE_SUBCATEGORY = "Generative AI"

@@ -9,7 +9,7 @@ import io
 
 from exporter.spec import Spec
 from reports import focus
-from reports.chargeback import FOOTER, TOKEN_TYPES, Chargeback, Line
+from reports.ledger import FOOTER, TOKEN_TYPES, Chargeback, Line
 
 CSV_COLUMNS = ("team", "cost_center", "app", "model", "provider", "allocation", "requests",
                *(f"{t}_tokens" for t in TOKEN_TYPES), "cost_usd")

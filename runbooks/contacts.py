@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from exporter import catalog
 from exporter.spec import Receiver, Spec, Team
-from runbooks.facts import alerting_value, number, table
+from runbooks.facts import number, table
 from runbooks.model import Escalation
 
 
@@ -46,10 +46,7 @@ def budget_route(spec: Spec, team: Team) -> str:
 
 def budget_thresholds(spec: Spec, team: Team) -> tuple[float, ...]:
     """The shares of its budget at which the team's budget alerts fire: its override or the default."""
-    override = spec.alerting.team_overrides.get(team.name) if spec.alerting else None
-    return (override.budget_thresholds_percent if override else None) or alerting_value(
-        spec, "budget_thresholds_percent"
-    )
+    return spec.thresholds.team_budget_percents(team.name)
 
 
 def _thresholds(spec: Spec, team: Team) -> str:
@@ -57,9 +54,7 @@ def _thresholds(spec: Spec, team: Team) -> str:
 
 
 def _anomaly_factor(spec: Spec, team: Team) -> str:
-    override = spec.alerting.team_overrides.get(team.name) if spec.alerting else None
-    factor = (override.cost_anomaly_factor if override else None) or alerting_value(spec, "cost_anomaly_factor")
-    return f"{number(factor)}x"
+    return f"{number(spec.thresholds.team_anomaly_factor(team.name))}x"
 
 
 def _contact(team: Team) -> str:

@@ -1,30 +1,21 @@
 """Spec-derived facts for runbook pages: placeholder values and small Markdown tables.
 
 A runbook states the thresholds and names the rules were generated with, so it is rendered
-from the same spec; a spec without an ``alerting`` section gets the model's defaults.
+from the same spec (``Spec.thresholds``: the model's defaults when there is no ``alerting`` section).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import msgspec
 
 from alerts.prometheus_config import EXPORTER_JOB
+from contract.burnrate import BURN_WINDOWS, SLO_PERIOD_DAYS
+from contract.promql import literal_alternation
 from exporter import catalog
-from exporter.burnrate import BURN_WINDOWS, SLO_PERIOD_DAYS
 from exporter.exposition import format_le
-from exporter.spec import Alerting, Objective, Spec, spec_hash
-
-_ALERTING_DEFAULTS: dict[str, Any] = {
-    f.name: f.default for f in msgspec.structs.fields(Alerting) if f.default is not msgspec.NODEFAULT
-}
-
-
-def alerting_value(spec: Spec, name: str) -> Any:
-    """An alerting setting from the spec, or the model's default when the section is absent."""
-    return getattr(spec.alerting, name) if spec.alerting is not None else _ALERTING_DEFAULTS[name]
+from exporter.spec import Objective, Spec, spec_hash
 
 
 def number(value: float) -> str:
@@ -62,11 +53,8 @@ def burn_windows() -> dict[str, str]:
 
 def context(spec: Spec) -> dict[str, str]:
     """Values for the ``${name}`` placeholders in runbook text."""
-
-    def a(name: str) -> Any:
-        return alerting_value(spec, name)
-
-    stale = float(a("stale_after_seconds"))
+    thresholds = spec.thresholds
+    stale = float(thresholds.stale_after_seconds)
     batch_apps = [f"`{app.name}` ({app.team})" for app in spec.apps if not app.interactive]
     card = spec.ingest.cardinality
     return {
@@ -75,22 +63,22 @@ def context(spec: Spec) -> dict[str, str]:
         "review_min_reviewed": str(spec.review.min_reviewed),
         "review_default_ratio": number(spec.review.default_max_false_positive_ratio),
         "finance_contact": spec.organization.finance_contact,
-        "bad": "|".join(catalog.BAD_OUTCOMES),
+        "bad": literal_alternation(catalog.BAD_OUTCOMES),
         "bad_list": code_list(catalog.BAD_OUTCOMES),
-        "neutral": "|".join(catalog.NEUTRAL_OUTCOMES),
+        "neutral": literal_alternation(catalog.NEUTRAL_OUTCOMES),
         "neutral_list": code_list(catalog.NEUTRAL_OUTCOMES).capitalize(),
         "slo_period_days": str(SLO_PERIOD_DAYS),
         "min_requests_per_hour": number(spec.slos.min_requests_per_hour),
-        "provider_error_ratio_percent": number(a("provider_error_ratio") * 100),
-        "provider_latency_p95_seconds": number(a("provider_latency_p95_seconds")),
-        "cost_anomaly_factor": number(a("cost_anomaly_factor")),
-        "cost_anomaly_min_usd_per_hour": number(a("cost_anomaly_min_usd_per_hour")),
-        "runaway_loop_factor": number(a("runaway_loop_factor")),
-        "app_volume_factor": number(a("app_volume_factor")),
-        "guardrail_block_factor": number(a("guardrail_block_factor")),
-        "sensitive_entities_per_hour": number(a("sensitive_entities_per_hour")),
+        "provider_error_ratio_percent": number(thresholds.provider_error_ratio * 100),
+        "provider_latency_p95_seconds": number(thresholds.provider_latency_p95_seconds),
+        "cost_anomaly_factor": number(thresholds.cost_anomaly_factor),
+        "cost_anomaly_min_usd_per_hour": number(thresholds.cost_anomaly_min_usd_per_hour),
+        "runaway_loop_factor": number(thresholds.runaway_loop_factor),
+        "app_volume_factor": number(thresholds.app_volume_factor),
+        "guardrail_block_factor": number(thresholds.guardrail_block_factor),
+        "sensitive_entities_per_hour": number(thresholds.sensitive_entities_per_hour),
         "stale_after_minutes": number(stale / 60),
-        "budget_thresholds": ", ".join(number(t) for t in a("budget_thresholds_percent")),
+        "budget_thresholds": ", ".join(number(t) for t in thresholds.budget_thresholds_percent),
         "max_series_per_metric": str(card.max_series_per_metric),
         "teams_limit": str(card.teams),
         "max_body_bytes": f"{spec.ingest.max_body_bytes} bytes",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import string
 
-from dashboards.links import DASHBOARDS, dashboard_url
+from contract.dashboards import DASHBOARDS, dashboard_url
 from exporter import catalog
 from exporter.spec import Spec
 from runbooks import sources

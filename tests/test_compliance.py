@@ -286,7 +286,7 @@ def test_markdown_and_html_show_status_value_threshold_and_query(prometheus: Pro
     assert row in markdown
     assert "3 pass, 4 fail, 3 no evidence" in markdown
     assert "<script" not in page and "http" not in page.replace(prometheus.url, "")
-    assert "exact_increase(sum(genai_cost_usd_total{team=~&quot;__other__|__unassigned__&quot;}))" in page
+    assert "exact_increase(sum(genai_cost_usd_total{team=~&quot;__unassigned__|__other__&quot;}))" in page
 
 
 def test_headline_reaches_the_exporter_gauges_bounded_by_the_spec(prometheus: Prometheus, tmp_path: Path) -> None:

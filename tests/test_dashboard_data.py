@@ -40,7 +40,7 @@ from alerts import prometheus_rules
 from alerts.prometheus_config import Targets, prometheus_config
 from alerts.timescale import compress
 from alerts.yamlout import dump
-from dashboards.links import DASHBOARDS
+from contract.dashboards import DASHBOARDS
 from dashboards.render import panel_queries
 from exporter import compliance
 from exporter.simulate import SimRecord, generate

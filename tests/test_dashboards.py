@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from alerts.model import RecordingRule
 from alerts.prometheus_rules import all_groups
+from contract.dashboards import DASHBOARDS, DashboardRef
 from dashboards import render
-from dashboards.links import DASHBOARDS, DashboardRef
 from dashboards.panels import Panel, Query, layout
 from exporter import catalog
 from exporter import spec as spec_model

@@ -13,8 +13,8 @@ from alerts import cost, recording, slo
 from alerts.model import RuleGroup, UnitTest
 from alerts.render import rule_file, unit_test_file
 from alerts.yamlout import dump
+from contract.burnrate import RATIO_WINDOWS
 from exporter import catalog
-from exporter.burnrate import RATIO_WINDOWS
 from exporter.spec import Spec, load
 from tests.paths import EXAMPLE_SPEC
 from tests.support.binaries import require

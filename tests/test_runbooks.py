@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from alerts.render import runbook_url
-from dashboards.links import DASHBOARDS
+from contract.dashboards import DASHBOARDS
 from exporter import catalog
 from exporter.spec import Spec, load, parse
 from runbooks import sources

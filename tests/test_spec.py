@@ -148,3 +148,40 @@ def test_generate_refuses_a_broken_spec_and_writes_nothing(tmp_path, old: str, n
     assert str(broken) in run.stderr
     assert not out.exists()
 
+
+
+def _without_alerting(text: str) -> str:
+    start = text.index("\nalerting:\n")
+    end = text.index("\n# Service-level objectives")
+    return text[:start] + text[end:]
+
+
+def test_thresholds_keep_their_defaults_without_an_alerting_section() -> None:
+    spec = spec_model.parse(_without_alerting(EXAMPLE), "ops.yaml")
+    assert spec.alerting is None
+    assert spec.thresholds == spec_model.AlertThresholds()
+    assert spec.thresholds.stale_after_seconds == 600.0
+    assert spec.thresholds.team_budget_percents("search") == (50, 75, 90, 100)
+
+
+def test_thresholds_are_the_alerting_sections_with_team_overrides() -> None:
+    spec = spec_model.load(EXAMPLE_SPEC)
+    assert spec.thresholds is spec.alerting
+    assert spec.thresholds.team_budget_percents("search") == (25, 50, 75, 90, 100)
+    assert spec.thresholds.team_budget_percents("analytics") == spec.thresholds.budget_thresholds_percent
+    assert spec.thresholds.team_anomaly_factor("research") == 8
+    assert spec.thresholds.team_anomaly_factor("analytics") == spec.thresholds.cost_anomaly_factor
+
+
+GENERATOR_FOLDERS = ("alerts", "dashboards", "runbooks", "reports", "portal", "deploy", "mixin", "docsgen", "collector")
+
+
+def test_no_generator_keeps_a_fallback_copy_of_a_threshold() -> None:
+    fallbacks = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for folder in GENERATOR_FOLDERS
+        for path in (ROOT / folder).rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if any(f"alerting.{name} if" in line for name in spec_model.AlertThresholds.__struct_fields__)
+    ]
+    assert fallbacks == []

@@ -9,8 +9,8 @@ from alerts import recording
 from alerts.cases.expected import expected_alert, humanize_percentage
 from alerts.model import AlertCase, SeriesInput, UnitTest
 from alerts.slo import FOR, describe, error_budget, rule
+from contract.burnrate import BURN_WINDOWS
 from exporter import catalog
-from exporter.burnrate import BURN_WINDOWS
 from exporter.exposition import format_le
 from exporter.spec import Objective, Spec
 
