@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from alerts import prometheus_config, prometheus_rules, routing
@@ -87,8 +87,8 @@ def write(files: Mapping[str, str], out: Path) -> None:
             (out / leftover).unlink()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Sequence[str] | None = None, prog: str = "python generate.py") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default="ops.yaml", help="the spec file to render (default: ops.yaml)")
     parser.add_argument("--out", default="build", help="output directory (default: build/)")
     parser.add_argument(
