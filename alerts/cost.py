@@ -444,6 +444,7 @@ def _runaway_test(spec: Spec, spread: bool, jump_outcome: str = "success") -> Un
     labels = (f'team="{team}", app="{app_name}", model="gpt-4o", provider="openai", operation="chat", '
               'cache="miss"')
     total = jump_at + after
+    requests: tuple[SeriesInput, ...]
     if jump_outcome == "success":
         requests = (SeriesInput(f'{catalog.REQUESTS.name}{{{labels}, outcome="success"}}',
                                 f"0+{base:g}x{jump_at - 1} {(jump_at - 1) * base + jump:g}+{jump:g}x{after}"),)

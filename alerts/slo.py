@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from alerts import recording
 from alerts.cases import expected_alert
-from alerts.model import AlertCase, AlertRule, RuleGroup, SeriesInput, UnitTest
+from alerts.model import AlertCase, AlertRule, ExpectedAlert, RuleGroup, SeriesInput, UnitTest
 from exporter import catalog
 from exporter.burnrate import BURN_WINDOWS, BurnWindow
 from exporter.exposition import format_le
@@ -196,7 +196,7 @@ def unit_tests(spec: Spec) -> tuple[UnitTest, ...]:
                 rule_ = rule(spec, objective, tier)
                 fire_at = 1 + _minutes(FOR[tier])
                 firing = tier in scenario.fires
-                expected = ()
+                expected: tuple[ExpectedAlert, ...] = ()
                 if firing:
                     summary, description = describe(objective, tier, humanize_percentage(scenario.error_ratio))
                     expected = (expected_alert(spec, rule_, labels, summary, description),)

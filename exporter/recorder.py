@@ -243,12 +243,13 @@ class Recorder:
             v[base + _REASONING] += n
         if saved >= 0:
             v[saved] += cache_saved
+        # A route has duration and TTFT slots only for shapes whose event carries them (not None).
         if dur >= 0:
-            seconds = ev.duration_seconds
+            seconds: float = ev.duration_seconds  # type: ignore[assignment]
             v[dur + bisect_left(_DUR_BOUNDS, seconds)] += 1.0
             v[dur + _DUR_SUM] += seconds
         if ttft >= 0:
-            seconds = ev.ttft_seconds
+            seconds = ev.ttft_seconds  # type: ignore[assignment]
             v[ttft + bisect_left(_TTFT_BOUNDS, seconds)] += 1.0
             v[ttft + _TTFT_SUM] += seconds
         for i in guardrails:

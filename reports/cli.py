@@ -48,7 +48,7 @@ def client_of(args: argparse.Namespace) -> PrometheusClient:
     return PrometheusClient(args.prometheus, timeout=args.timeout)
 
 
-def load_spec(path: Path):
+def load_spec(path: Path) -> spec.Spec:
     """The spec at ``path``; a missing or invalid spec is a ``ReportError``."""
 
     try:

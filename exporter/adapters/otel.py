@@ -248,9 +248,9 @@ def build(attribute_paths: frozenset[str]) -> Any:
                 if value:
                     labels[path] = value
             for key, path in span_keys.items():
-                value = attributes.get(key)
-                if isinstance(value, str) and value:
-                    labels[path] = value
+                span_value = attributes.get(key)
+                if isinstance(span_value, str) and span_value:
+                    labels[path] = span_value
             result = outcome(span, attributes)
             streaming = _flag(attributes, STREAMING)
             ttft = None
