@@ -36,13 +36,12 @@ def run(root: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A copy of the project's Python packages, to plant imports in."""
-    for name in (*checker.PACKAGES, *(f"{s}.py" for s in checker.SCRIPTS)):
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            shutil.copy2(source, tmp_path / name)
+    """A copy of the project's Python packages and top-level modules, to plant imports in."""
+    for source in ROOT.iterdir():
+        if (source / "__init__.py").is_file() and source.name not in checker.NOT_CHECKED:
+            shutil.copytree(source, tmp_path / source.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif source.suffix == ".py":
+            shutil.copy2(source, tmp_path / source.name)
     return tmp_path
 
 
@@ -148,4 +147,20 @@ def test_imports_resolve_to_the_module_they_load(source: str, module: str, expec
 
 def test_every_module_of_the_project_has_a_layer() -> None:
     for name in checker.modules(ROOT):
-        assert checker.layer_of(name) in checker.MAY_IMPORT, name
+        layer = checker.layer_of(name)
+        assert layer is not None and layer in checker.MAY_IMPORT, name
+
+
+def test_a_new_package_without_a_layer_fails_until_it_has_one(project: Path) -> None:
+    (project / "contract").mkdir()
+    (project / "contract" / "__init__.py").write_text("", encoding="utf-8")
+    result = run(project)
+    assert result.returncode == 1
+    assert "contract has no layer: add it, or its package, to LAYERS" in result.stderr
+
+
+def test_a_layer_entry_for_a_module_that_is_gone_fails(project: Path) -> None:
+    shutil.rmtree(project / "exporter" / "simulate")
+    result = run(project)
+    assert result.returncode == 1
+    assert "LAYERS names exporter.simulate, which is no module of the project" in result.stderr
