@@ -267,7 +267,7 @@ class Recorder:
     def _cell(self, key: tuple[str, ...]) -> list[int]:
         """The cell of a request label set that the requests family does not hold (yet)."""
         family = self._req
-        cell = family.folded.get(key)
+        cell: list[int] | None = family.folded.get(key)
         if cell is not None:
             return cell
         # Below the cap (the common case) no overflow key is needed; a series whose labels happen
@@ -311,12 +311,12 @@ class Recorder:
 
     def _series(self, family: _Family, key: tuple[str, ...]) -> int:
         """The first slot of ``key``'s series, creating it, or folding it when the cap is reached."""
-        slot = family.index.get(key)
+        slot: int | None = family.index.get(key)
         if slot is not None:
             return slot
-        slot = family.folded.get(key)
-        if slot is not None:
-            return slot
+        folded: int | None = family.folded.get(key)
+        if folded is not None:
+            return folded
         if not family.capped or family.regular < self._cap or key == family.overflow_key(key):
             slot = self._alloc(family, key)
             family.index[key] = slot  # published only now that its slots exist

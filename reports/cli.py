@@ -96,7 +96,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m reports") -> 
     args = parser.parse_args(argv)
     module = importlib.import_module(f"reports.{args.command}")
     try:
-        return module.run(args)
+        status: int = module.run(args)
+        return status
     except ReportError as err:
         print(f"error: {err}", file=sys.stderr)
         return ERROR_EXIT

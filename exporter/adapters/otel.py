@@ -215,7 +215,8 @@ def _first_chunk_seconds(span: Any) -> float | None:
     start = span.start_time_unix_nano
     for event in span.events:
         if event.name in FIRST_CHUNK_EVENTS and event.time_unix_nano >= start:
-            return (event.time_unix_nano - start) / 1e9
+            seconds: float = (event.time_unix_nano - start) / 1e9
+            return seconds
     return None
 
 
