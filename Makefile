@@ -34,6 +34,8 @@ run: setup generate
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
+	$(PY) scripts/check_imports.py
+	$(VENV)/bin/mypy
 
 check: $(INSTALLED)
 	$(PY) generate.py --check
@@ -54,4 +56,4 @@ drills: setup
 	$(PY) -m drills
 
 clean:
-	rm -rf $(VENV) .run .pytest_cache .ruff_cache .hypothesis .cache/conformance
+	rm -rf $(VENV) .run .pytest_cache .ruff_cache .mypy_cache .hypothesis .cache/conformance

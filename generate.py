@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 from alerts import prometheus_config, prometheus_rules, routing
@@ -40,7 +41,8 @@ GENERATORS: tuple[Generator, ...] = (
 def render_all(spec: spec_model.Spec, previous: spec_model.Spec | None = None) -> dict[str, str]:
     """Every file under build/; ``previous``, an older spec, adds what changed since it to the portal."""
     files: dict[str, str] = {}
-    for generator in (*GENERATORS, lambda s: portal.render(s, previous)):
+    generators: tuple[Generator, ...] = (*GENERATORS, partial(portal.render, previous=previous))
+    for generator in generators:
         for path, content in generator(spec).items():
             if path in files:
                 raise RuntimeError(f"two generators write {path}")
@@ -87,8 +89,8 @@ def write(files: Mapping[str, str], out: Path) -> None:
             (out / leftover).unlink()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Sequence[str] | None = None, prog: str = "python generate.py") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default="ops.yaml", help="the spec file to render (default: ops.yaml)")
     parser.add_argument("--out", default="build", help="output directory (default: build/)")
     parser.add_argument(

@@ -128,7 +128,7 @@ def _remount(node: Any) -> Any:
 
 
 def plain_config(spec: Spec) -> dict[str, Any]:
-    document = _remount(routing.config(spec, routing.receivers(spec)))
+    document: dict[str, Any] = _remount(routing.config(spec, routing.receivers(spec)))
     document["templates"] = [f"{CONFIG_MOUNT}/{TEMPLATE_NAME}"]
     return document
 

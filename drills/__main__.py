@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from drills import run
@@ -14,8 +15,8 @@ from drills.stack import MissingBinaryError, alertmanager_binary, prometheus_bin
 from exporter import spec as spec_model
 
 
-def parser(names: list[str]) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m drills", description=__doc__)
+def parser(names: list[str], prog: str = "python -m drills") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__)
     p.add_argument("--spec", type=Path, default=Path("ops.yaml"), help="the spec (default: %(default)s)")
     p.add_argument("--scenario", action="append", choices=names, metavar="NAME",
                    help=f"run only this drill (repeatable): {', '.join(names)}; default: all")
@@ -28,11 +29,11 @@ def parser(names: list[str]) -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m drills") -> int:
     spec_path = Path("ops.yaml")
     known = ["normal", "provider_outage", "cost_runaway", "runaway_loop", "prompt_injection_burst", "pii_leak",
              "key_compromise", "latency_degradation", "exporter_killed"]
-    args = parser(known).parse_args(argv)
+    args = parser(known, prog).parse_args(argv)
     spec_path = args.spec
     try:
         spec = spec_model.load(spec_path)

@@ -20,6 +20,7 @@ import subprocess
 from pathlib import Path
 
 from alerts import recording
+from alerts.model import RecordingRule
 from alerts.timescale import compress_expr
 from alerts.yamlout import dump
 from contract import signals
@@ -43,7 +44,8 @@ def span(factor: float) -> float:
 
 def recording_rules(spec: Spec, factor: float) -> str:
     """The recording rules in RECORDED, compressed, as one rule file for promtool."""
-    rules = [r for g in recording.groups(spec) for r in g.rules if r.record in RECORDED]
+    rules = [r for g in recording.groups(spec) for r in g.rules
+             if isinstance(r, RecordingRule) and r.record in RECORDED]
     entries = []
     for rule in rules:
         entry: dict[str, object] = {"record": rule.record, "expr": compress_expr(rule.expr, factor)}

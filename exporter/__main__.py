@@ -44,9 +44,9 @@ def _positive(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m exporter") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m exporter",
+        prog=prog,
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -107,8 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_options(argv: Sequence[str] | None = None) -> tuple[Options, str]:
-    parser = build_parser()
+def parse_options(argv: Sequence[str] | None = None, prog: str = "python -m exporter") -> tuple[Options, str]:
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     formats: list[str] = args.formats
     if args.tail and not formats:
@@ -136,8 +136,8 @@ def parse_options(argv: Sequence[str] | None = None) -> tuple[Options, str]:
     return options, args.log_level
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    options, level = parse_options(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "python -m exporter") -> int:
+    options, level = parse_options(argv, prog)
     logs.configure(level)
     return run(options)
 

@@ -17,4 +17,4 @@ class HistogramValue(NamedTuple):
 
     bucket_counts: tuple[float, ...]
     sum: float
-    count: float
+    count: float  # type: ignore[assignment]  # shadows tuple.count, which nothing calls

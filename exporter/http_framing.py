@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 from http import HTTPStatus
+from io import BufferedIOBase
 from typing import BinaryIO
 
 CHUNKED = -1  # the body length is given by chunked framing
@@ -88,7 +89,7 @@ def _check_field_lines(headers: Message) -> None:
             raise FramingError(HTTPStatus.BAD_REQUEST, "folded header lines are not accepted")
 
 
-def read_chunked(rfile: BinaryIO, limit: int) -> bytes:
+def read_chunked(rfile: BinaryIO | BufferedIOBase, limit: int) -> bytes:
     """A chunked body (RFC 9112 section 7.1); more than ``limit`` bytes raise 413 while reading.
 
     Chunk extensions are checked for syntax and ignored; trailer fields likewise, and never
@@ -116,7 +117,7 @@ def read_chunked(rfile: BinaryIO, limit: int) -> bytes:
     raise FramingError(HTTPStatus.BAD_REQUEST, "too many trailer fields")
 
 
-def _line(rfile: BinaryIO) -> bytes:
+def _line(rfile: BinaryIO | BufferedIOBase) -> bytes:
     line = rfile.readline(MAX_CHUNK_LINE + 1)
     if len(line) > MAX_CHUNK_LINE or not line.endswith(b"\r\n"):
         raise FramingError(HTTPStatus.BAD_REQUEST, "malformed chunked body")

@@ -135,7 +135,8 @@ def copy_state(recorder: Recorder) -> StateCopy:
 
 def encode(recorder: Recorder, *, now: float, resource: Mapping[str, str]) -> bytes:
     """The serialised ``ExportMetricsServiceRequest`` for the recorder's state at ``now``."""
-    return build_request(copy_state(recorder), now=now, resource=resource).SerializeToString()
+    payload: bytes = build_request(copy_state(recorder), now=now, resource=resource).SerializeToString()
+    return payload
 
 
 def build_request(

@@ -106,7 +106,7 @@ def _id(value: Any, size: int) -> bytes:
     return bytes.fromhex(value)
 
 
-class Scope(_Struct, frozen=True):
+class Scope(_Struct, frozen=True):  # type: ignore[misc]  # msgspec allows a frozen Struct on a mutable base
     name: str = ""
 
 

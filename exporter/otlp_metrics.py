@@ -88,7 +88,7 @@ def _without_exemplars(value: Any) -> Any:
 
 
 class Point(NamedTuple):
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count, which nothing calls
     sum: float
 
 
@@ -182,8 +182,8 @@ def _total(name: str, temporality: int, point: Any, *, labels: dict[str, str], r
     if not change.count and not change.sum:
         return None
     point_labels = dict(labels)
-    for key, path in point_paths.items():
-        value = attributes.get(key)
+    for attribute, path in point_paths.items():
+        value = attributes.get(attribute)
         if isinstance(value, str) and value:
             point_labels[path] = value
     operation = attributes.get(OTEL_OPERATION)

@@ -129,7 +129,8 @@ def _varint(value: int) -> bytes:
 
 def _encode(message: Any, encoding: str) -> bytes:
     if encoding == PROTOBUF:
-        return message.SerializeToString()
+        payload: bytes = message.SerializeToString()
+        return payload
     return orjson.dumps(json_format.MessageToDict(message))
 
 

@@ -324,6 +324,7 @@ class Pipeline:
             if event is None:  # set aside by the adapter as not a request
                 chunk.ignored += 1
                 continue
+            reason: str | None
             if type(event) is Rejection:
                 reason = event.reason
             else:
@@ -443,7 +444,8 @@ class Pipeline:
         """``total`` with bounded labels in place of raw ones (as the log stores it), and the
         labels the cardinality guard folded on the way."""
         bounds = self._bounds
-        self._folds = folds = []
+        folds: list[str] = []
+        self._folds = folds
         who = self._resolve(fmt, total.attributes)
         listed = self._prices.canonical(total.model)
         model = listed.name if listed is not None else bounds.model(total.model)
@@ -523,7 +525,8 @@ class Pipeline:
         if len(self._routes) >= MAX_ROUTES:
             self._routes.clear()  # attacker-chosen values must not grow memory without bound
         bounds = self._bounds
-        self._folds = folds = []
+        folds: list[str] = []
+        self._folds = folds
         who = self._resolve(fmt, event.attributes)
         listed = self._prices.canonical(event.model)
         model = listed.name if listed is not None else bounds.model(event.model)

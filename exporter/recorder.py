@@ -243,12 +243,13 @@ class Recorder:
             v[base + _REASONING] += n
         if saved >= 0:
             v[saved] += cache_saved
+        # A route has duration and TTFT slots only for shapes whose event carries them (not None).
         if dur >= 0:
-            seconds = ev.duration_seconds
+            seconds: float = ev.duration_seconds  # type: ignore[assignment]
             v[dur + bisect_left(_DUR_BOUNDS, seconds)] += 1.0
             v[dur + _DUR_SUM] += seconds
         if ttft >= 0:
-            seconds = ev.ttft_seconds
+            seconds = ev.ttft_seconds  # type: ignore[assignment]
             v[ttft + bisect_left(_TTFT_BOUNDS, seconds)] += 1.0
             v[ttft + _TTFT_SUM] += seconds
         for i in guardrails:
@@ -266,7 +267,7 @@ class Recorder:
     def _cell(self, key: tuple[str, ...]) -> list[int]:
         """The cell of a request label set that the requests family does not hold (yet)."""
         family = self._req
-        cell = family.folded.get(key)
+        cell: list[int] | None = family.folded.get(key)
         if cell is not None:
             return cell
         # Below the cap (the common case) no overflow key is needed; a series whose labels happen
@@ -310,12 +311,12 @@ class Recorder:
 
     def _series(self, family: _Family, key: tuple[str, ...]) -> int:
         """The first slot of ``key``'s series, creating it, or folding it when the cap is reached."""
-        slot = family.index.get(key)
+        slot: int | None = family.index.get(key)
         if slot is not None:
             return slot
-        slot = family.folded.get(key)
-        if slot is not None:
-            return slot
+        folded: int | None = family.folded.get(key)
+        if folded is not None:
+            return folded
         if not family.capped or family.regular < self._cap or key == family.overflow_key(key):
             slot = self._alloc(family, key)
             family.index[key] = slot  # published only now that its slots exist

@@ -39,7 +39,7 @@ class RecorderState(msgspec.Struct, array_like=True, forbid_unknown_fields=True)
     gauges: list[GaugeState]
 
 
-def _digest(payload: bytes) -> bytes:
+def _digest(payload: bytes | memoryview) -> bytes:
     return hashlib.blake2b(payload, digest_size=_DIGEST_SIZE).digest()
 
 

@@ -24,7 +24,7 @@ import zlib
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import orjson
@@ -302,7 +302,7 @@ class _Handler(BaseHTTPRequestHandler):
     # delayed ACK (~40 ms per request on keep-alive connections).
     disable_nagle_algorithm = True
     server: ExporterServer
-    _extra_headers: ClassVar[list[tuple[str, str]]] = []
+    _extra_headers: tuple[tuple[str, str], ...] = ()
 
     # -- dispatch ------------------------------------------------------------------------
 
@@ -330,7 +330,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         started = time.perf_counter()
         self._body_read = False
-        self._extra_headers = []
+        self._extra_headers = ()
         self._note = ""
         self._framing: Framing | None = None  # None: the body's end is unknown
         path = urlsplit(self.path).path
@@ -346,7 +346,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.app.refused("too_large" if status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
                                         else "bad_framing")
             else:
-                self._extra_headers = [*self._extra_headers, *err.headers]
+                self._extra_headers = (*self._extra_headers, *err.headers)
             with contextlib.suppress(OSError):
                 self._send_json(status, {"error": err.message})
         except OSError:
@@ -389,7 +389,7 @@ class _Handler(BaseHTTPRequestHandler):
         if allowed is None:
             raise HttpError(HTTPStatus.NOT_FOUND, "unknown path")
         if self.command not in allowed:
-            self._extra_headers = [("Allow", ", ".join(allowed))]
+            self._extra_headers = (("Allow", ", ".join(allowed)),)
             raise HttpError(HTTPStatus.METHOD_NOT_ALLOWED, f"use {' or '.join(allowed)}")
         app = self.server.app
         if path == "/metrics":
@@ -413,7 +413,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _require_token(self) -> None:
         if not self.server.app.authorized(self.headers.get("Authorization")):
-            self._extra_headers = [("WWW-Authenticate", 'Bearer realm="gatewatch"')]
+            self._extra_headers = (("WWW-Authenticate", 'Bearer realm="gatewatch"'),)
             raise HttpError(HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token")
 
     def _ingest(self, fmt: str) -> HTTPStatus:
@@ -537,7 +537,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         for name, value in self._extra_headers:
             self.send_header(name, value)
-        self._extra_headers = []
+        self._extra_headers = ()
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
@@ -552,7 +552,7 @@ class _Handler(BaseHTTPRequestHandler):
         # The stock version quotes the request line back; that could be anything the client sent.
         self.close_connection = True
         self._body_read = True
-        self._extra_headers = []
+        self._extra_headers = ()
         if getattr(self, "command", None) is None:
             self.command = ""
         if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":

@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -121,7 +122,7 @@ def run(options: Options) -> int:
     ]
     if tails:
         for reason in catalog.TAIL_GAP_REASONS:  # present from the first scrape, so rules see a first gap
-            pipeline.read(lambda rec, reason=reason: rec.inc(catalog.EXPORTER_TAIL_GAPS, (reason,), 0.0))
+            pipeline.read(partial(_zero_tail_gaps, reason))
     stop_snapshots = threading.Event()
     threads = [threading.Thread(target=server.serve_forever, name="http", daemon=True)]
     if state is not None:
@@ -148,7 +149,7 @@ def run(options: Options) -> int:
         reload(options.spec_path, pipeline)
         # SIGHUP also re-reads the state directory's report files, whatever their modification time says.
         for feed in feeds:
-            pipeline.read(lambda rec, feed=feed: feed.publish(rec, pipeline.spec, force=True))
+            pipeline.read(partial(_publish_now, feed, pipeline))
     log.info("received %s; shutting down", signal.Signals(signum).name)
 
     if not app.drain(DRAIN_SECONDS):
@@ -259,6 +260,14 @@ def _bind(listen: Listen, app: App) -> ExporterServer:
 
 def _count_reload(pipeline: Pipeline, result: str) -> None:
     pipeline.read(lambda rec: rec.inc(catalog.EXPORTER_SPEC_RELOADS, (result,)))
+
+
+def _zero_tail_gaps(reason: str, rec: Recorder) -> None:
+    rec.inc(catalog.EXPORTER_TAIL_GAPS, (reason,), 0.0)
+
+
+def _publish_now(feed: StateFileFeed[Any], pipeline: Pipeline, rec: Recorder) -> None:
+    feed.publish(rec, pipeline.spec, force=True)
 
 
 def _count_tail_gap(pipeline: Pipeline, reason: str) -> None:

@@ -38,25 +38,25 @@ class Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=Tr
     """Base for spec sections: unknown keys are typos, and typos are errors."""
 
 
-class Organization(Strict, kw_only=True):
+class Organization(Strict, frozen=True, kw_only=True):
     name: str
     runbook_base_url: str = "https://runbooks.example.com/gatewatch"
     grafana_base_url: str = "http://localhost:3000"
     finance_contact: str = "finance"
 
 
-class Contact(Strict, kw_only=True):
+class Contact(Strict, frozen=True, kw_only=True):
     name: str
     email: str | None = None
     chat: str | None = None
 
 
-class Budget(Strict, kw_only=True):
+class Budget(Strict, frozen=True, kw_only=True):
     monthly_usd: NonNegative
     period: Literal["month"] = "month"
 
 
-class Team(Strict, kw_only=True):
+class Team(Strict, frozen=True, kw_only=True):
     name: Name
     display_name: str = ""
     owner: str
@@ -75,26 +75,26 @@ class Team(Strict, kw_only=True):
             raise ValueError("owner becomes a metric label: give a handle or name, not an email")
 
 
-class App(Strict, kw_only=True):
+class App(Strict, frozen=True, kw_only=True):
     name: Name
     team: str
     aliases: tuple[str, ...] = ()
     interactive: bool = True
 
 
-class Price(Strict, kw_only=True):
+class Price(Strict, frozen=True, kw_only=True):
     input_per_mtok: NonNegative
     output_per_mtok: NonNegative
     cached_input_per_mtok: NonNegative | None = None
 
 
-class Deprecation(Strict, kw_only=True):
+class Deprecation(Strict, frozen=True, kw_only=True):
     retires: str  # YYYY-MM-DD, UTC: the first day the gateway no longer serves the model
     replacement: str | None = None  # a model in models to move to
     reason: str = ""
 
 
-class Model(Strict, kw_only=True):
+class Model(Strict, frozen=True, kw_only=True):
     name: str
     provider: str
     family: str = ""
@@ -105,7 +105,7 @@ class Model(Strict, kw_only=True):
     deprecation: Deprecation | None = None
 
 
-class Guardrail(Strict, kw_only=True):
+class Guardrail(Strict, frozen=True, kw_only=True):
     name: str
     # Names other gateways report for the same guardrail (Kong's plugin and LiteLLM's hook for
     # one Lakera service, say), so a team's requirement is met whichever gateway ran it.
@@ -117,18 +117,18 @@ class Guardrail(Strict, kw_only=True):
     max_false_positive_ratio: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None
 
 
-class Classification(Strict, kw_only=True):
+class Classification(Strict, frozen=True, kw_only=True):
     levels: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
     default: str = "internal"
     sources: dict[str, tuple[str, ...]] = {}
 
 
-class FormatAttribution(Strict, kw_only=True):
+class FormatAttribution(Strict, frozen=True, kw_only=True):
     team: tuple[str, ...] = ()
     app: tuple[str, ...] = ()
 
 
-class Cardinality(Strict, kw_only=True):
+class Cardinality(Strict, frozen=True, kw_only=True):
     """How many values outside the spec each label admits before folding into __other__."""
 
     teams: NonNegativeInt = 20
@@ -141,7 +141,7 @@ class Cardinality(Strict, kw_only=True):
     max_series_per_metric: PositiveInt = 50_000
 
 
-class AmountBounds(Strict, kw_only=True):
+class AmountBounds(Strict, frozen=True, kw_only=True):
     """The largest amount one record may carry; a record beyond any of them is rejected with a
     reason, so one absurd record cannot poison a sum that finance reads."""
 
@@ -159,7 +159,7 @@ class AmountBounds(Strict, kw_only=True):
     max_future_seconds: Positive = 86_400.0
 
 
-class Ingest(Strict, kw_only=True):
+class Ingest(Strict, frozen=True, kw_only=True):
     max_body_bytes: PositiveInt = 10 * 1024 * 1024
     max_records_per_body: PositiveInt = 10_000
     max_decompression_ratio: PositiveInt = 200
@@ -174,27 +174,27 @@ class Ingest(Strict, kw_only=True):
     cardinality: Cardinality = Cardinality()
 
 
-class EmailReceiver(Strict, kw_only=True):
+class EmailReceiver(Strict, frozen=True, kw_only=True):
     to: str
 
 
-class SlackReceiver(Strict, kw_only=True):
+class SlackReceiver(Strict, frozen=True, kw_only=True):
     channel: str
     # Alertmanager reads the webhook URL from this file: the secret never enters the config.
     api_url_file: str
 
 
-class PagerDutyReceiver(Strict, kw_only=True):
+class PagerDutyReceiver(Strict, frozen=True, kw_only=True):
     routing_key_file: str
 
 
-class WebhookReceiver(Strict, kw_only=True):
+class WebhookReceiver(Strict, frozen=True, kw_only=True):
     url: str
     # Bearer token read from a file by Alertmanager, never inline.
     credentials_file: str | None = None
 
 
-class Receiver(Strict, kw_only=True):
+class Receiver(Strict, frozen=True, kw_only=True):
     name: Name
     email: EmailReceiver | None = None
     slack: SlackReceiver | None = None
@@ -207,14 +207,14 @@ class Receiver(Strict, kw_only=True):
             raise ValueError(f"expected exactly one of email, slack, pagerduty or webhook, got {given or 'none'}")
 
 
-class Smtp(Strict, kw_only=True):
+class Smtp(Strict, frozen=True, kw_only=True):
     smarthost: str
     sender: str = msgspec.field(name="from")
     auth_username: str | None = None
     auth_password_file: str | None = None
 
 
-class TeamAlerting(Strict, kw_only=True):
+class TeamAlerting(Strict, frozen=True, kw_only=True):
     """Per-team overrides of the organisation's alerting defaults."""
 
     budget_thresholds_percent: tuple[Annotated[float, msgspec.Meta(gt=0, le=1000)], ...] | None = None
@@ -227,7 +227,7 @@ class TeamAlerting(Strict, kw_only=True):
 BUDGET_RECEIVER_PREFIX = "budget-"
 
 
-class AlertThresholds(Strict, kw_only=True):
+class AlertThresholds(Strict, frozen=True, kw_only=True):
     """What alerts fire at, each with its default: the one home of every threshold.
 
     Always present after load (``Spec.thresholds``): generators, dashboards and runbooks read a
@@ -261,7 +261,7 @@ class AlertThresholds(Strict, kw_only=True):
 DEFAULT_THRESHOLDS = AlertThresholds()
 
 
-class Alerting(AlertThresholds, kw_only=True):
+class Alerting(AlertThresholds, frozen=True, kw_only=True):
     """Where alerts go. Without this section no alert rule or routing is generated; its
     thresholds (inherited) keep their defaults either way."""
 
@@ -274,7 +274,7 @@ class Alerting(AlertThresholds, kw_only=True):
     smtp: Smtp | None = None
 
 
-class Objective(Strict, kw_only=True):
+class Objective(Strict, frozen=True, kw_only=True):
     name: Name
     kind: Literal["availability", "ttft"]
     provider: str | None = None
@@ -290,14 +290,14 @@ class Objective(Strict, kw_only=True):
             raise ValueError("threshold_seconds is required for ttft objectives and only for them")
 
 
-class Slos(Strict, kw_only=True):
+class Slos(Strict, frozen=True, kw_only=True):
     # Below this many requests an hour an objective's alerts stay silent: three failures at
     # 3 a.m. are not an outage.
     min_requests_per_hour: NonNegative = 60.0
     objectives: tuple[Objective, ...] = ()
 
 
-class Allocation(Strict, kw_only=True):
+class Allocation(Strict, frozen=True, kw_only=True):
     """Spend of a shared app (one key several teams use) charged back to those teams."""
 
     app: str
@@ -305,19 +305,19 @@ class Allocation(Strict, kw_only=True):
     teams: tuple[str, ...]
 
 
-class Onboarding(Strict, kw_only=True):
+class Onboarding(Strict, frozen=True, kw_only=True):
     team: str
     starting: str  # YYYY-MM-DD, UTC
     expected_monthly_usd: NonNegative
 
 
-class PriceChange(Strict, kw_only=True):
+class PriceChange(Strict, frozen=True, kw_only=True):
     model: str
     effective: str  # YYYY-MM-DD, UTC
     price: Price
 
 
-class Finance(Strict, kw_only=True):
+class Finance(Strict, frozen=True, kw_only=True):
     # Invoice and gatewatch may differ by this much (rounding, requests the gateway never logged)
     # before a reconciliation row is flagged and the job exits non-zero.
     reconciliation_tolerance_percent: Annotated[float, msgspec.Meta(ge=0, le=100)] = 2.0
@@ -328,7 +328,7 @@ class Finance(Strict, kw_only=True):
     batch_discount_percent: Annotated[float, msgspec.Meta(ge=0, le=100)] = 50.0
 
 
-class GenAiTraces(Strict, kw_only=True):
+class GenAiTraces(Strict, frozen=True, kw_only=True):
     """A traces pipeline in the Collector: applications' spans in, the GenAI model-call spans on
     to the exporter's OTLP receiver, every span on to the tracing backend."""
 
@@ -341,7 +341,7 @@ class GenAiTraces(Strict, kw_only=True):
     tracing_token_env: EnvVarName | None = None
 
 
-class Collector(Strict, kw_only=True):
+class Collector(Strict, frozen=True, kw_only=True):
     """Where the OpenTelemetry Collector sends the exporter's OTLP push, and, with
     ``genai_traces``, where it sends applications' GenAI spans."""
 
@@ -368,7 +368,7 @@ Quantity = Annotated[str, msgspec.Meta(pattern=r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|
 PinnedImage = Annotated[str, msgspec.Meta(pattern=r"^[^\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]*|@sha256:[0-9a-f]{64})$")]
 
 
-class KubernetesResources(Strict, kw_only=True):
+class KubernetesResources(Strict, frozen=True, kw_only=True):
     """One exporter replica's share (docs/deployment.md, "Sizing the exporter")."""
 
     cpu_request: Quantity = "250m"
@@ -377,7 +377,7 @@ class KubernetesResources(Strict, kw_only=True):
     memory_limit: Quantity = "512Mi"
 
 
-class Kubernetes(Strict, kw_only=True):
+class Kubernetes(Strict, frozen=True, kw_only=True):
     """What build/kubernetes/ needs to know about the cluster (docs/kubernetes.md)."""
 
     namespace: DnsLabel = "gatewatch"
@@ -404,7 +404,7 @@ class Kubernetes(Strict, kw_only=True):
     storage_size: Quantity = "1Gi"
 
 
-class Review(Strict, kw_only=True):
+class Review(Strict, frozen=True, kw_only=True):
     """The weekly review of what guardrails blocked and flagged (reports review, docs/review.md)."""
 
     default_max_false_positive_ratio: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.2
@@ -442,7 +442,7 @@ Evidence = Literal[
 ControlId = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_.-]{0,62}$")]
 
 
-class Control(Strict, kw_only=True):
+class Control(Strict, frozen=True, kw_only=True):
     id: ControlId
     framework: Name
     reference: str = ""  # the clause in the framework, e.g. "Art. 12(1)" or "CC7.2"
@@ -452,11 +452,11 @@ class Control(Strict, kw_only=True):
     threshold: float | None = None
 
 
-class Compliance(Strict, kw_only=True):
+class Compliance(Strict, frozen=True, kw_only=True):
     controls: tuple[Control, ...] = ()
 
 
-class Audit(Strict, kw_only=True):
+class Audit(Strict, frozen=True, kw_only=True):
     """The audit trail's retention (exporter --audit-dir, docs/audit.md), in days of day files."""
 
     # Record-keeping rules set a floor (EU AI Act Art. 19: at least six months): no purge may
@@ -469,7 +469,7 @@ class Audit(Strict, kw_only=True):
 OtlpSignal = Literal["spans", "metrics", "none"]
 
 
-class OtlpSource(Strict, kw_only=True):
+class OtlpSource(Strict, frozen=True, kw_only=True):
     """Which signal one OTLP producer's figures are taken from, matched by its resource's
     ``service.name`` and its instrumentation scope (shell-style patterns)."""
 
@@ -478,7 +478,7 @@ class OtlpSource(Strict, kw_only=True):
     signal: OtlpSignal
 
 
-class Otlp(Strict, kw_only=True):
+class Otlp(Strict, frozen=True, kw_only=True):
     """What the OTLP receiver (/v1/traces, /v1/metrics) counts.
 
     A model call can reach the exporter twice: as the application's client span and as the
@@ -501,20 +501,20 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 
 
-class SupportChannel(Strict, kw_only=True):
+class SupportChannel(Strict, frozen=True, kw_only=True):
     kind: Literal["chat", "email", "ticket", "phone", "pager"]
     address: str  # a chat channel, an address or a URL: never a secret
     use_for: str
 
 
-class OfficeHours(Strict, kw_only=True):
+class OfficeHours(Strict, frozen=True, kw_only=True):
     days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri")
     start: ClockTime = "09:00"
     end: ClockTime = "17:00"
     timezone: str = "UTC"  # an IANA zone name
 
 
-class ResponseTarget(Strict, kw_only=True):
+class ResponseTarget(Strict, frozen=True, kw_only=True):
     priority: str
     meaning: str
     first_response_minutes: PositiveInt
@@ -522,13 +522,13 @@ class ResponseTarget(Strict, kw_only=True):
     hours: Literal["office", "always"] = "office"
 
 
-class EscalationStep(Strict, kw_only=True):
+class EscalationStep(Strict, frozen=True, kw_only=True):
     who: str
     how: str
     after_minutes: NonNegativeInt  # since the alert or request, without an answer
 
 
-class Support(Strict, kw_only=True):
+class Support(Strict, frozen=True, kw_only=True):
     """Where developers ask for help, when someone answers, and who comes next for each audience."""
 
     channels: tuple[SupportChannel, ...]
@@ -540,7 +540,7 @@ class Support(Strict, kw_only=True):
     escalation: dict[str, tuple[EscalationStep, ...]] = {}
 
 
-class Change(Strict, kw_only=True):
+class Change(Strict, frozen=True, kw_only=True):
     """One entry of the platform changelog developers read."""
 
     date: str  # YYYY-MM-DD, UTC
@@ -550,7 +550,7 @@ class Change(Strict, kw_only=True):
     team: str | None = None
 
 
-class Spec(Strict, kw_only=True):
+class Spec(Strict, frozen=True, kw_only=True):
     version: Literal[1]
     organization: Organization
     teams: tuple[Team, ...]
@@ -845,11 +845,12 @@ def _alerting_checks(spec: Spec, team_names: list[str]) -> Iterable[tuple[str, s
         name = getattr(alerting, key)
         if name not in receivers:
             yield f"alerting.{key}", f"expected a receiver from alerting.receivers {receivers}, got {name!r}"
-    for team, override in alerting.team_overrides.items():
-        if team not in team_names:
-            yield f"alerting.team_overrides.{team}", f"expected one of the teams {team_names}, got {team!r}"
+    for overridden, override in alerting.team_overrides.items():
+        if overridden not in team_names:
+            yield (f"alerting.team_overrides.{overridden}",
+                   f"expected one of the teams {team_names}, got {overridden!r}")
         elif override.receiver is not None and override.receiver not in receivers:
-            yield (f"alerting.team_overrides.{team}.receiver",
+            yield (f"alerting.team_overrides.{overridden}.receiver",
                    f"expected a receiver from alerting.receivers {receivers}, got {override.receiver!r}")
     overrides = alerting.team_overrides
     for i, team in enumerate(spec.teams):
@@ -889,8 +890,10 @@ def _slo_checks(spec: Spec) -> Iterable[tuple[str, str]]:
 
 
 class _Aliased(Protocol):
-    name: str
-    aliases: tuple[str, ...]
+    @property
+    def name(self) -> str: ...
+    @property
+    def aliases(self) -> tuple[str, ...]: ...
 
 
 def _unique_aliases(section: str, kind: str, items: tuple[_Aliased, ...]) -> Iterable[tuple[str, str]]:

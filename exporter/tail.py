@@ -194,8 +194,8 @@ class FileTail:
             if not file.current and any(_may_become_copy(file, of) for of in known):
                 continue  # a copy still being written: it will match its original once complete
             unread.append((None, file))
-        for checkpoint, file in sorted(unread, key=lambda pair: newest_last(pair[1], self.path.name)):
-            plan.append((checkpoint or self._start(file), file))
+        for stored, file in sorted(unread, key=lambda pair: newest_last(pair[1], self.path.name)):
+            plan.append((stored or self._start(file), file))
         for order, (checkpoint, _) in enumerate(plan):
             checkpoint.seq = order
         self._checkpoints = [checkpoint for checkpoint, _ in plan]

@@ -41,5 +41,5 @@ def serve(site_dir: Path, port: int = 0) -> tuple[http.server.ThreadingHTTPServe
     handler = functools.partial(_QuietHandler, directory=str(site_dir))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    host, bound = server.server_address[:2]
+    host, bound = str(server.server_address[0]), server.server_address[1]
     return server, f"http://{host}:{bound}/"

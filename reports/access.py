@@ -257,8 +257,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "action", None) == "diff":
-        changes = diff(read_csv(_read(args.old), str(args.old)), read_csv(_read(args.new), str(args.new)))
-        sys.stdout.write(render_changes(changes))
+        sys.stdout.write(render_changes(
+            diff(read_csv(_read(args.old), str(args.old)), read_csv(_read(args.new), str(args.new)))))
         return 0
     if not args.prometheus:
         raise ReportError("--prometheus URL is required (or use: access diff OLD.csv NEW.csv)")

@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from exporter import catalog
 from exporter.spec import Allocation, Spec
@@ -90,13 +91,13 @@ def allocate(daily: tuple[Line, ...], rules: tuple[Allocation, ...]) -> list[Lin
             for team, share in split.items():
                 if team == line.team or share == 0:
                     continue
-                moved = dict(cost=line.cost * share, requests=line.requests * share,
-                             tokens=tuple(t * share for t in line.tokens))
+                moved: dict[str, Any] = dict(cost=line.cost * share, requests=line.requests * share,
+                                             tokens=tuple(t * share for t in line.tokens))
                 out.append(replace(line, allocation="allocated out",
-                                   cost=-moved["cost"], requests=-moved["requests"],  # type: ignore[arg-type]
-                                   tokens=tuple(-t for t in moved["tokens"])))  # type: ignore[arg-type]
+                                   cost=-moved["cost"], requests=-moved["requests"],
+                                   tokens=tuple(-t for t in moved["tokens"])))
                 out.append(replace(line, team=team, allocation=f"allocated in from {line.team}",
-                                   **moved))  # type: ignore[arg-type]
+                                   **moved))
     return out
 
 

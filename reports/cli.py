@@ -48,7 +48,7 @@ def client_of(args: argparse.Namespace) -> PrometheusClient:
     return PrometheusClient(args.prometheus, timeout=args.timeout)
 
 
-def load_spec(path: Path):
+def load_spec(path: Path) -> spec.Spec:
     """The spec at ``path``; a missing or invalid spec is a ``ReportError``."""
 
     try:
@@ -80,9 +80,9 @@ def _command_modules() -> list[ModuleType]:
     return [importlib.import_module(f"reports.{name}") for name in COMMANDS]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m reports") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m reports",
+        prog=prog,
         description="Cost governance reports from Prometheus and the ops spec.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -91,12 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, prog: str = "python -m reports") -> int:
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     module = importlib.import_module(f"reports.{args.command}")
     try:
-        return module.run(args)
+        status: int = module.run(args)
+        return status
     except ReportError as err:
         print(f"error: {err}", file=sys.stderr)
         return ERROR_EXIT

@@ -199,7 +199,7 @@ def budget_owners(sources: Sources, threshold: float | None) -> Evidence:
 
 
 def _alert_names(rules_dir: Path) -> list[str]:
-    names = set()
+    names: set[str] = set()
     for path in sorted(rules_dir.glob("*.yml")):
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for group in document.get("groups") or ():

@@ -16,6 +16,7 @@ import json
 from calendar import monthrange
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from exporter.spec import Spec
 from reports.ledger import Chargeback
@@ -59,7 +60,7 @@ def _number(value: float) -> str:
 
 def rows(report: Chargeback, spec: Spec) -> list[dict[str, str]]:
     """The FOCUS rows, in day, team, app, model order."""
-    cells: dict[tuple, list[float]] = defaultdict(lambda: [0.0] * 6)
+    cells: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0.0] * 6)
     for line in (*report.daily, *report.allocations):
         inbound = line.allocation.startswith("allocated in")
         source = line.allocation.removeprefix("allocated in from ") if inbound else ""

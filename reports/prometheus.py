@@ -51,7 +51,8 @@ class PrometheusClient:
     def series(self, match: str, start: float, end: float) -> list[dict[str, str]]:
         """Label sets of the series matching ``match`` that have samples in [start, end]."""
         params = {"match[]": match, "start": _num(start), "end": _num(end)}
-        return self._data("/api/v1/series", params)
+        found: list[dict[str, str]] = self._data("/api/v1/series", params)
+        return found
 
     def _result(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
         data = self._data(path, params)
@@ -59,7 +60,8 @@ class PrometheusClient:
             raise ReportError(f"unexpected answer from {self.url}{path}: no result")
         if data.get("resultType") not in ("vector", "matrix"):
             raise ReportError(f"unexpected result type {data.get('resultType')!r} from {self.url}")
-        return data["result"]
+        result: list[dict[str, Any]] = data["result"]
+        return result
 
     def _data(self, path: str, params: dict[str, str]) -> Any:
         body = urllib.parse.urlencode(params).encode()

@@ -305,8 +305,8 @@ def batch(spec: Spec, usage: Usage, window: Window) -> Iterable[Recommendation]:
 def reasoning(spec: Spec, usage: Usage, window: Window) -> Iterable[Recommendation]:
     q = usage.queries
     totals: dict[Key, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for (team, _app, model, token_type), value in usage.tokens.items():
-        totals[(team, model)][token_type] += value
+    for (team, _app, used, token_type), value in usage.tokens.items():
+        totals[(team, used)][token_type] += value
     for (team, model_name), tokens in sorted(totals.items()):
         output, thought = tokens["output"], tokens["reasoning"]
         model = spec.model(model_name)

@@ -18,7 +18,7 @@ from tests.test_rules_provider import SPEC, assert_every_selector_is_known, asse
 AUDIT_SECURITY_ALERTS = ("GenAIAuditChainBroken", "GenAIAuditChainShrunk")
 
 
-# The catalogue of issue 3 (and the audit chain's, issue 7): every platform and meta alert is
+# The platform and meta alert catalogue, audit chain alerts included: every one is
 # team platform, on-call unless it is about tampering with the audit trail.
 @pytest.mark.parametrize(("module", "name", "severity", "for_", "panel"), [
     (platform, "GenAIExporterDown", "critical", "3m", "exporter-health"),

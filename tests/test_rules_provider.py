@@ -63,7 +63,7 @@ def assert_every_selector_is_known(module: ModuleType, spec: Spec = SPEC) -> Non
             assert unknown == set(), f"{rule}: {unknown}"
 
 
-# The catalogue of issue 3, and the example spec's thresholds written out.
+# The provider alert catalogue, and the example spec's thresholds written out.
 @pytest.mark.parametrize(("name", "severity", "team", "labels_kept", "for_", "panel"), [
     ("GenAIProviderErrorsHigh", "critical", "platform", {"provider"}, "1m", "provider-errors"),
     ("GenAIProviderLatencyHigh", "warning", "platform", {"provider"}, "10m", "latency"),

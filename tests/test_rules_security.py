@@ -14,7 +14,7 @@ from tests.test_rules_provider import SPEC, assert_every_selector_is_known, asse
 GUARDRAILS = 'genai_guardrail_evaluations_total{result="failed_open"}'
 
 
-# The catalogue of issue 3: every security alert goes to security operations, per team.
+# The security alert catalogue: every security alert goes to security operations, per team.
 @pytest.mark.parametrize(("name", "severity", "labels_kept", "for_", "panel"), [
     ("GenAIGuardrailBlockSurge", "warning", "team, app, guardrail", "10m", "block-rate"),
     ("GenAIGuardrailFailOpen", "critical", "team, guardrail", "", "fail-open"),

@@ -30,7 +30,7 @@ PLAYBOOKS = sources.playbooks()
 TASKS = sources.tasks()
 SOURCE_DIR = ROOT / "runbooks" / "pages"
 
-# Recording rules the brief names (alerts/recording.py), the only rule outputs runbooks may read.
+# The recording rules DESIGN.md's signals layer names (alerts/recording.py), the only rule outputs runbooks may read.
 RECORDING_RULES = frozenset({
     "team_model_provider:genai_requests:rate5m",
     "team_model_provider_outcome:genai_requests:rate5m",
@@ -204,7 +204,7 @@ def test_task_runbooks_have_their_sections(name: str) -> None:
     assert all(body for _, body in found)
 
 
-def test_the_issue_s_playbooks_and_tasks_exist() -> None:
+def test_the_designed_playbooks_and_tasks_exist() -> None:
     assert set(PLAYBOOKS) == {
         "provider-outage", "guardrail-bypass", "sensitive-data-in-output", "prompt-injection", "cost-runaway",
         "api-key-compromise",

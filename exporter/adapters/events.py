@@ -8,7 +8,7 @@ senders may add fields before gatewatch reads them.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 
 import msgspec
 
@@ -22,6 +22,18 @@ NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 Amount = Annotated[float, msgspec.Meta(ge=0)]
 
 
+# Literal types built from the catalog: msgspec validates against them; a type checker cannot
+# evaluate a starred Literal, so it sees plain strings.
+if TYPE_CHECKING:
+    Stage: TypeAlias = str
+    Result: TypeAlias = str
+    Outcome: TypeAlias = str
+else:
+    Stage = Literal[*catalog.GUARDRAIL_STAGES]
+    Result = Literal[*catalog.GUARDRAIL_RESULTS]
+    Outcome = Literal[*catalog.OUTCOMES]
+
+
 def _doc(text: str) -> msgspec.Meta:
     return msgspec.Meta(description=text)
 
@@ -30,9 +42,9 @@ class GuardrailResult(msgspec.Struct, kw_only=True):
     """One guardrail's verdict on the request."""
 
     name: Annotated[NonEmpty, _doc("The guardrail's name, as the spec's guardrail catalogue knows it.")]
-    stage: Annotated[Literal[*catalog.GUARDRAIL_STAGES], _doc("What it inspected: the prompt or the answer.")]
+    stage: Annotated[Stage, _doc("What it inspected: the prompt or the answer.")]
     result: Annotated[
-        Literal[*catalog.GUARDRAIL_RESULTS],
+        Result,
         _doc("failed_open: it did not answer and the request went on; failed_closed: it did not "
              "answer and the request was refused."),
     ]
@@ -55,7 +67,7 @@ class NormalizedEvent(msgspec.Struct, kw_only=True):
     operation: Annotated[
         NonEmpty, _doc("OpenTelemetry GenAI operation: chat, text_completion, embeddings, ...")
     ] = "chat"
-    outcome: Annotated[Literal[*catalog.OUTCOMES], _doc("How the request ended.")]
+    outcome: Annotated[Outcome, _doc("How the request ended.")]
     cache_hit: Annotated[bool, _doc("Answered from the gateway's cache.")] = False
     streaming: Annotated[bool, _doc("The answer was streamed.")] = False
     input_tokens: Annotated[Count, _doc("All input tokens, cached ones included.")] = 0
@@ -100,7 +112,7 @@ def _rejection(exc: Exception) -> Rejection:
 
 def build(paths: frozenset[str]) -> Adapter:
     decode = msgspec.json.Decoder(NormalizedEvent).decode
-    copied = tuple(name for name in ("team", "app", "classification") if name in paths)
+    copied: tuple[str, ...] = tuple(name for name in ("team", "app", "classification") if name in paths)
 
     def adapter(data: bytes) -> GatewayEvent | Rejection:
         try:

@@ -9,7 +9,7 @@ releases) or directly under ``ai``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -355,7 +355,7 @@ def _decoder_type(header_keys: dict[str, str]) -> tuple[type[_Entry], Any]:
     headers_type, header_pairs = picker("_Headers", header_keys)
     request = msgspec.defstruct("_Request", [("headers", headers_type, None)], bases=(_Request,))
     entry = msgspec.defstruct("_Entry", [("request", request | None, None)], bases=(_Entry,))
-    return entry, header_pairs
+    return cast(type[_Entry], entry), header_pairs
 
 
 def build(paths: frozenset[str]) -> Adapter:
@@ -461,6 +461,7 @@ def build(paths: frozenset[str]) -> Adapter:
             # A stream lasts until its last chunk: Kong's whole request (3.9 stops llm_latency at the
             # upstream's headers). Elsewhere the provider's time, or the whole request where Kong
             # logs none (before 3.8, cache hits, requests a guard stopped).
+            latency: float | None
             if streaming and whole is not None:
                 latency = whole
             else:

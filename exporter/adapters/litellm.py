@@ -8,7 +8,7 @@ and then only those keys (``build`` derives the decoder type from the attribute 
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import msgspec
 
@@ -106,7 +106,7 @@ class _Payload(Decoded):
 
 
 # LiteLLM call types -> OpenTelemetry GenAI operation names.
-_OPERATIONS = {
+_OPERATIONS: dict[str | None, str] = {
     "completion": "chat",
     "acompletion": "chat",
     "responses": "chat",
@@ -298,8 +298,9 @@ def _decoder_type(spend_logs_keys: dict[str, str], requester_keys: dict[str, str
     """The payload type to decode, with the metadata dicts the spec reads decoded key by key."""
     if not spend_logs_keys and not requester_keys:
         return _Payload, (), ()
-    fields = []
-    spend_logs_pairs = requester_pairs = ()
+    fields: list[tuple[str, Any, None]] = []
+    spend_logs_pairs: tuple[tuple[str, str], ...] = ()
+    requester_pairs: tuple[tuple[str, str], ...] = ()
     if spend_logs_keys:
         spend_logs_type, spend_logs_pairs = picker("_SpendLogsMetadata", spend_logs_keys)
         fields.append(("spend_logs_metadata", spend_logs_type, None))
@@ -308,7 +309,7 @@ def _decoder_type(spend_logs_keys: dict[str, str], requester_keys: dict[str, str
         fields.append(("requester_metadata", requester_type, None))
     metadata = msgspec.defstruct("_Metadata", fields, bases=(_Metadata,))
     payload = msgspec.defstruct("_Payload", [("metadata", metadata | None, None)], bases=(_Payload,))
-    return payload, spend_logs_pairs, requester_pairs
+    return cast(type[_Payload], payload), spend_logs_pairs, requester_pairs
 
 
 def build(paths: frozenset[str]) -> Adapter:
@@ -360,9 +361,10 @@ def build(paths: frozenset[str]) -> Adapter:
                 if details is not None and details.cached_tokens:
                     # More cached than input is drift between counters, not an error.
                     cached = details.cached_tokens if details.cached_tokens < input_tokens else input_tokens
-                details = usage.completion_tokens_details
-                if details is not None and details.reasoning_tokens:
-                    reasoning = details.reasoning_tokens if details.reasoning_tokens < output_tokens else output_tokens
+                completion = usage.completion_tokens_details
+                if completion is not None and completion.reasoning_tokens:
+                    reasoning = (completion.reasoning_tokens if completion.reasoning_tokens < output_tokens
+                                 else output_tokens)
 
             succeeded = p.status == "success"
             info = p.guardrail_information
@@ -394,11 +396,11 @@ def build(paths: frozenset[str]) -> Adapter:
                     # "data-classification:confidential" -> tag.data-classification; first wins.
                     if tag.__class__ is str and ":" in tag:
                         key, _, value = tag.partition(":")
-                        path = tag_keys.get(key.strip())
-                        if path is not None and path not in attributes:
+                        tag_path = tag_keys.get(key.strip())
+                        if tag_path is not None and tag_path not in attributes:
                             value = value.strip()
                             if value:
-                                attributes[path] = value
+                                attributes[tag_path] = value
 
             ident = p.id
             if ident is not None and ident.__class__ is not str:

@@ -215,7 +215,8 @@ def _first_chunk_seconds(span: Any) -> float | None:
     start = span.start_time_unix_nano
     for event in span.events:
         if event.name in FIRST_CHUNK_EVENTS and event.time_unix_nano >= start:
-            return (event.time_unix_nano - start) / 1e9
+            seconds: float = (event.time_unix_nano - start) / 1e9
+            return seconds
     return None
 
 
@@ -248,9 +249,9 @@ def build(attribute_paths: frozenset[str]) -> Any:
                 if value:
                     labels[path] = value
             for key, path in span_keys.items():
-                value = attributes.get(key)
-                if isinstance(value, str) and value:
-                    labels[path] = value
+                span_value = attributes.get(key)
+                if isinstance(span_value, str) and span_value:
+                    labels[path] = span_value
             result = outcome(span, attributes)
             streaming = _flag(attributes, STREAMING)
             ttft = None

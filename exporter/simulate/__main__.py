@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -57,9 +58,9 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(prog: str = "python -m exporter.simulate") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m exporter.simulate",
+        prog=prog,
         description="Simulated LiteLLM and Kong gateway traffic for a gatewatch spec: posted live to a running "
                     "exporter, or (--backfill) written as OpenMetrics history over a past range.",
         epilog=_EPILOG,
@@ -113,8 +114,8 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "python -m exporter.simulate") -> int:
+    args = parser(prog).parse_args(argv)
     try:
         spec = spec_model.load(args.spec)
     except spec_model.SpecError as err:

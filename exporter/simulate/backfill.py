@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import accumulate
 from typing import Any, TextIO
 
@@ -34,6 +35,7 @@ import orjson
 from exporter import catalog
 from exporter.catalog import Metric, MetricType
 from exporter.exposition import escape_help, escape_label_value, format_le, format_value
+from exporter.histogram import HistogramValue
 from exporter.periods import month_bounds
 from exporter.pipeline import Pipeline
 from exporter.recorder import Recorder
@@ -116,7 +118,7 @@ def backfill(
         if not month[0] <= at < month[1]:
             month = month_bounds(at)
             pipeline.scrape()  # the budget period gauges roll over on a scrape, as live
-        pipeline.read(lambda rec, t=at: writer.scrape(rec, t))
+        pipeline.read(partial(writer.scrape, at=at))
         scrapes += 1
         if progress is not None:
             progress((at - start) / (end - start))
@@ -180,11 +182,10 @@ class _Writer:
         for metric in self._families:
             counted = metric.type is not MetricType.GAUGE
             factor = scale if counted else 1.0
-            histogram = metric.type is MetricType.HISTOGRAM
             for key, value in recorder.series(metric):
                 series += 1
                 prefix = self._prefix(metric, key)
-                if histogram:
+                if isinstance(value, HistogramValue):
                     bucket_prefixes, sum_prefix, count_prefix = prefix
                     for bucket, total in zip(bucket_prefixes, accumulate(value.bucket_counts), strict=True):
                         add(f"{bucket}{_number(total * factor)} {ts}\n")

@@ -202,18 +202,18 @@ def build_world(spec: Spec, seed: int) -> World:
     """The actors of ``spec``; weights and per-actor habits are fixed by ``seed``."""
     on_kong = kong_apps(spec)
     drafts: list[tuple[str, App | None, Team | None, str, tuple[str | None, ...], bool, float]] = []
-    for app in spec.apps:
-        weight = 1.0 + 3.0 * Random(f"{seed}:weight:{app.name}").random()
-        gateway = "kong" if app.name in on_kong else "litellm"
-        aliases = (kong_consumer(app),) if gateway == "kong" else (*app.aliases, app.name)
-        drafts.append((app.name, app, _team_of(spec, app), gateway, aliases, app.interactive, weight))
+    for declared in spec.apps:
+        weight = 1.0 + 3.0 * Random(f"{seed}:weight:{declared.name}").random()
+        gateway = "kong" if declared.name in on_kong else "litellm"
+        keys = (kong_consumer(declared),) if gateway == "kong" else (*declared.aliases, declared.name)
+        drafts.append((declared.name, declared, _team_of(spec, declared), gateway, keys, declared.interactive, weight))
     app_total = sum(d[-1] for d in drafts) or 1.0
     actors: list[Actor] = []
     scale = (1.0 - UNKNOWN_ALIAS_SHARE - NO_TEAM_SHARE) / app_total
     rows = [(*d[:-1], d[-1] * scale) for d in drafts]
     for alias in UNKNOWN_ALIASES:
-        team = Random(f"{seed}:unknown:{alias}").choice(spec.teams)
-        rows.append((alias, None, team, "litellm", (alias,), True, UNKNOWN_ALIAS_SHARE / len(UNKNOWN_ALIASES)))
+        guessed = Random(f"{seed}:unknown:{alias}").choice(spec.teams)
+        rows.append((alias, None, guessed, "litellm", (alias,), True, UNKNOWN_ALIAS_SHARE / len(UNKNOWN_ALIASES)))
     rows.append(("", None, None, "litellm", (None,), True, NO_TEAM_SHARE))
     for index, (label, app, team, gateway, aliases, interactive, share) in enumerate(rows):
         habits = Random(f"{seed}:habits:{label}")

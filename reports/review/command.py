@@ -29,7 +29,7 @@ def _period_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--end", metavar="DATE", help="period end (exclusive), UTC")
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "review", help="weekly review of what the guardrails blocked and flagged",
         description="Export the week's blocked and flagged guardrail findings as a sheet, import the "

@@ -1,0 +1,1 @@
+"""The ``gatewatch`` command: one entry point for every part of the tool."""
