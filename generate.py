@@ -15,10 +15,10 @@ from pathlib import Path
 from alerts import prometheus_config, prometheus_rules, routing
 from alerts.timescale import compress
 from collector import config as collector_config
+from contract import spec as spec_model
 from dashboards import render as dashboards
 from deploy import render as kubernetes
 from docsgen.metrics import render_metric_catalogue
-from exporter import spec as spec_model
 from mixin.render import render as render_mixin
 from portal import render as portal
 from runbooks.render import render as render_runbooks

@@ -24,10 +24,9 @@ from collections.abc import Hashable
 from typing import TypeVar
 
 from alerts.model import AlertRule, AlertText, RuleGroup
-from contract import signals
+from contract import catalog, signals
 from contract.promql import excludes, matches, sentinel
-from exporter import catalog
-from exporter.spec import Spec
+from contract.spec import Spec
 
 # Below this request rate an app's "10x" is a handful of requests, not a loop.
 RUNAWAY_MIN_REQUESTS_PER_SECOND = 1.0

@@ -9,7 +9,7 @@ failing to evaluate, and scrapes refused for exceeding ``sample_limit``.
 from __future__ import annotations
 
 from alerts.model import AlertRule, AlertText, RuleGroup
-from exporter.spec import Spec
+from contract.spec import Spec
 
 
 def watchdog_text(value: str) -> AlertText:

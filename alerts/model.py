@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
-from exporter.spec import Audience
+from contract.spec import Audience
 
 Severity = Literal["critical", "warning", "info"]
 

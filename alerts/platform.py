@@ -11,8 +11,8 @@ from __future__ import annotations
 from alerts.model import AlertRule, AlertText, RuleGroup
 from alerts.prometheus_config import EXPORTER_JOB
 from alerts.security import increased
-from exporter import catalog
-from exporter.spec import Spec, spec_hash
+from contract import catalog
+from contract.spec import Spec, spec_hash
 
 SECONDS_PER_HOUR = 3600
 # A few malformed records are a client bug worth a ticket; below this share they are noise.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alerts.yamlout import dump
-from exporter.spec import Spec
+from contract.spec import Spec
 
 RECORDING_RULES = "rules/gatewatch-recording.yml"
 ALERTING_RULES = "rules/gatewatch-alerts.yml"

@@ -22,7 +22,7 @@ from alerts.model import AlertRule, RuleGroup, UnitTest
 from alerts.prometheus_config import ALERTING_RULES, RECORDING_RULES
 from alerts.render import rule_file, unit_test_file
 from alerts.yamlout import dump
-from exporter.spec import Spec
+from contract.spec import Spec
 
 MODULES: tuple[ModuleType, ...] = (recording, slo, cost, provider, security, platform, meta, review)
 # Recording rules have no cases of their own: the alert cases read them, and

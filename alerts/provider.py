@@ -35,10 +35,10 @@ not page.
 from __future__ import annotations
 
 from alerts.model import AlertRule, AlertText, RuleGroup
+from contract import catalog
 from contract.promql import BAD_OUTCOME, COUNTED_OUTCOME
 from contract.signals import OUTCOME_RATE
-from exporter import catalog
-from exporter.spec import Spec
+from contract.spec import Spec
 
 SECONDS_PER_HOUR = 3600
 LATENCY_QUANTILE = 0.95

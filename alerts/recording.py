@@ -32,8 +32,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from alerts.model import RecordingRule, RuleGroup
+from contract import catalog
 from contract.burnrate import RATIO_WINDOWS
-from contract.promql import BAD_OUTCOME, COUNTED_OUTCOME, FORWARDED_OUTCOME
+from contract.promql import BAD_OUTCOME, COUNTED_OUTCOME, FORWARDED_OUTCOME, format_le
 from contract.signals import (
     OUTCOME_RATE,
     QUANTILES,
@@ -47,9 +48,7 @@ from contract.signals import (
     quantile_record,
     ratio_record,
 )
-from exporter import catalog
-from exporter.exposition import format_le
-from exporter.spec import Objective, Spec
+from contract.spec import Objective, Spec
 
 MAX_RULES_PER_GROUP = 20
 HOURLY_INTERVAL = "1h"

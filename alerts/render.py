@@ -11,7 +11,7 @@ from typing import Any
 
 from alerts.model import AlertRule, RecordingRule, RuleGroup, UnitTest
 from contract.dashboards import dashboard_url
-from exporter.spec import Spec
+from contract.spec import Spec
 
 
 def runbook_url(spec: Spec, alertname: str) -> str:

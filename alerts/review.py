@@ -15,8 +15,8 @@ blocks too much good traffic needs tuning at the next review, not someone woken 
 from __future__ import annotations
 
 from alerts.model import AlertRule, AlertText, RecordingRule, RuleGroup
-from exporter import catalog
-from exporter.spec import Spec
+from contract import catalog
+from contract.spec import Spec
 
 FALSE_POSITIVE_RATIO = "guardrail:genai_review_false_positive:ratio"
 DECISIVE_VERDICTS = "guardrail:genai_review_decisive_verdicts:max"

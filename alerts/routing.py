@@ -24,7 +24,7 @@ from alerts import templates
 from alerts.render import SOURCE_LABEL
 from alerts.yamlout import dump as _dump
 from contract.promql import equals, matches, sentinel
-from exporter.spec import BUDGET_RECEIVER_PREFIX, Alerting, Receiver, Spec, Team
+from contract.spec import BUDGET_RECEIVER_PREFIX, Alerting, Receiver, Spec, Team
 
 # The label a fragment's subtree matches on, so gatewatch's routing takes only gatewatch's alerts
 # in an Alertmanager shared with other rule sets (which may have a Watchdog of their own). The

@@ -31,9 +31,9 @@ not approved for is already GenAIUnapprovedModelUse.
 from __future__ import annotations
 
 from alerts.model import AlertRule, AlertText, RecordingRule, RuleGroup
+from contract import catalog
 from contract.signals import TEAM_APP_REQUESTS_RATE1H, TEAM_APP_REQUESTS_RATE5M
-from exporter import catalog
-from exporter.spec import Spec
+from contract.spec import Spec
 
 SECONDS_PER_MINUTE = 60
 BLOCK_RATE = "team_app_guardrail:genai_guardrail_blocks:rate5m"

@@ -20,7 +20,7 @@ from alerts.model import AlertRule, AlertText, RuleGroup
 from contract import signals
 from contract.burnrate import BURN_WINDOWS, BurnWindow, budget_fraction
 from contract.promql import number
-from exporter.spec import Objective, Spec
+from contract.spec import Objective, Spec
 
 FOR = {"page": "2m", "ticket": "15m"}
 SEVERITY = {"page": "critical", "ticket": "warning"}

@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ingest import BATCH, SEED, Dresser, bench_spec_yaml, best, calls, time_parse
-from exporter import spec as spec_model
+from contract import spec as spec_model
 from exporter.dedupe import Deduplicator, digest_of
 from exporter.pipeline import Pipeline
 from exporter.recorder import Recorder

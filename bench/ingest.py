@@ -32,8 +32,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from exporter import catalog as c
-from exporter import spec as spec_model
+from contract import catalog as c
+from contract import spec as spec_model
 from exporter.event import GatewayEvent, Measured
 from exporter.recorder import Recorder, observed
 from exporter.runtime import tune_garbage_collector

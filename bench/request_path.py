@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ingest import BATCH, SEED, Dresser, bench_spec_yaml, best, calls, cpu, pin_one_core, time_parse
-from exporter import spec as spec_model
+from contract import spec as spec_model
 from exporter.runtime import tune_garbage_collector
 
 HEADERS = (b"POST /ingest/litellm HTTP/1.1\r\nHost: exporter:9464\r\nUser-Agent: python-httpx/0.27\r\n"

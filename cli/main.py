@@ -1,7 +1,7 @@
 """``gatewatch COMMAND [ARGS…]``: the exporter, the generator, the reports, the drills and the
 simulator under one command. Each command hands its arguments to the entry point that also runs
 on its own (``python -m exporter``, ``python generate.py``, ``python -m reports``,
-``python -m drills``, ``python -m exporter.simulate``), so both spellings take the same flags and
+``python -m drills``, ``python -m simulate``), so both spellings take the same flags and
 exit with the same status.
 """
 
@@ -27,7 +27,7 @@ COMMANDS: dict[str, Command] = {
     "generate": Command("generate", "render dashboards, rules, routing, runbooks and configs into build/"),
     "report": Command("reports.cli", "cost, compliance, review and audit reports from Prometheus"),
     "drill": Command("drills.__main__", "run the incident drills on a real Prometheus and Alertmanager"),
-    "simulate": Command("exporter.simulate.__main__", "post or backfill simulated gateway traffic"),
+    "simulate": Command("simulate.__main__", "post or backfill simulated gateway traffic"),
 }
 
 EPILOG = "Run `gatewatch COMMAND --help` for a command's own flags.\n\ncommands:\n" + "\n".join(

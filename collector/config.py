@@ -24,8 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 from alerts.yamlout import dump
-from exporter import fields
-from exporter.spec import Collector, GenAiTraces, Spec
+from contract import fields
+from contract.spec import Collector, GenAiTraces, Spec
 
 PATH = "otel-collector/config.yaml"
 OTLP_HTTP_PORT = 4318
@@ -107,7 +107,7 @@ def collector_config(collector: Collector) -> dict[str, Any]:
 
 def model_call_conditions() -> list[str]:
     """filter processor conditions true for every span that is NOT a GenAI model call, so that
-    only model calls remain: the same rule as the exporter's span adapter (exporter/fields.py)."""
+    only model calls remain: the same rule as the exporter's span adapter (contract/fields.py)."""
     operation = f'attributes["{fields.OTEL_OPERATION}"]'
     request_type = f'attributes["{fields.OTEL_OPENLLMETRY_REQUEST_TYPE}"]'
     kind = f'attributes["{fields.OTEL_OPENLLMETRY_SPAN_KIND}"]'

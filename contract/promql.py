@@ -10,10 +10,11 @@ invalid escape in a PromQL string).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 
-from contract.values import BAD_OUTCOMES, NEUTRAL_OUTCOMES, SENTINEL_TEAMS, STOPPED_AT_GATEWAY
+from contract.catalog import BAD_OUTCOMES, NEUTRAL_OUTCOMES, SENTINEL_TEAMS, STOPPED_AT_GATEWAY
 
 # RE2 metacharacters (PromQL and Alertmanager both use Go's regexp).
 _REGEX_SPECIAL = re.compile(r"([.^$*+?()\[\]{}|\\])")
@@ -22,6 +23,32 @@ _REGEX_SPECIAL = re.compile(r"([.^$*+?()\[\]{}|\\])")
 def number(value: float) -> str:
     """A float as PromQL and people read it: 14.4 * 0.005 is 0.072, not 0.07200000000000001."""
     return repr(round(value, 12))
+
+
+def format_value(value: float) -> str:
+    """A sample value as Prometheus parses it (``repr`` already is, except for non-finite values)."""
+    if math.isfinite(value):
+        return repr(value)
+    if math.isnan(value):
+        return "NaN"
+    return "+Inf" if value > 0 else "-Inf"
+
+
+def format_le(bound: float) -> str:
+    """A bucket bound as prometheus_client prints it (``0.05``, ``1.0``, ``1.048576e+06``).
+
+    Prometheus 2 matches ``le`` as a string, so rules that select a bucket (``le="4.0"``) must be
+    written against exactly this spelling.
+    """
+    value = float(bound)
+    if not math.isfinite(value):
+        return format_value(value)
+    text = repr(value)
+    dot = text.find(".")
+    if value > 0 and dot > 6:  # Go switches to an exponent from seven integer digits on
+        mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1:]}".rstrip("0.")
+        return f"{mantissa}e+{dot - 1:02d}"
+    return text
 
 
 def quoted(value: str) -> str:

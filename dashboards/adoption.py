@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract import signals
+from contract import catalog, signals
 from contract.dashboards import DASHBOARDS
 from contract.promql import named
+from contract.spec import Spec
 from dashboards import sdk
 from dashboards.panels import Board, Panel, Query, links, ownership
-from exporter import catalog
-from exporter.spec import Spec
 
 REF = DASHBOARDS["adoption"]
 # Long trends (the default range is 90 days) read the hourly request-rate recording rule.

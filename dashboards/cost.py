@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract import signals
+from contract import catalog, signals
 from contract.dashboards import DASHBOARDS
 from contract.promql import sentinel
+from contract.spec import Spec
 from dashboards import sdk
 from dashboards.panels import (
     RANGE,
@@ -21,8 +22,6 @@ from dashboards.panels import (
     rate,
     variable,
 )
-from exporter import catalog
-from exporter.spec import Spec
 
 REF = DASHBOARDS["cost"]
 COST = catalog.COST.name

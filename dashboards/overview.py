@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from alerts.render import SOURCE_LABEL
-from contract import signals
+from contract import catalog, signals
 from contract.burnrate import SLO_PERIOD_DAYS, budget_fraction
 from contract.dashboards import DASHBOARDS
 from contract.promql import BAD_OUTCOME, COUNTED_OUTCOME, number
 from contract.signals import OUTCOME_RATE
+from contract.spec import Objective, Spec
 from dashboards import sdk
 from dashboards.panels import (
     Board,
@@ -24,8 +25,6 @@ from dashboards.panels import (
     selector,
     variable,
 )
-from exporter import catalog
-from exporter.spec import Objective, Spec
 
 REF = DASHBOARDS["overview"]
 FILTER = matchers("team", "model", "provider")

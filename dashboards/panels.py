@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from contract import catalog
 from contract.dashboards import DASHBOARDS, DashboardRef, dashboard_url
-from exporter import catalog
-from exporter.spec import Spec
+from contract.spec import Spec
 
 GRID_WIDTH = 24
 RATE = "$__rate_interval"

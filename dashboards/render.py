@@ -13,8 +13,8 @@ from typing import Any
 
 from alerts.prometheus_config import Targets
 from alerts.yamlout import dump
+from contract.spec import Spec
 from dashboards import adoption, cost, overview, security, team
-from exporter.spec import Spec
 
 DashboardBuilder = Callable[[Spec], dict[str, Any]]
 

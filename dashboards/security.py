@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from alerts import review as review_rules
-from contract import signals
+from contract import catalog, signals
 from contract.dashboards import DASHBOARDS
+from contract.spec import Spec
 from dashboards import sdk
 from dashboards.panels import RANGE, Board, Panel, Query, Threshold, links, matchers, ownership, rate, variable
-from exporter import catalog
-from exporter.spec import Spec
 
 REF = DASHBOARDS["security"]
 EVALUATIONS = catalog.GUARDRAIL_EVALUATIONS.name

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract import signals
+from contract import catalog, signals
 from contract.dashboards import DASHBOARDS
+from contract.spec import Spec
 from dashboards import sdk
 from dashboards.panels import (
     RANGE,
@@ -20,8 +21,6 @@ from dashboards.panels import (
     rate,
     variable,
 )
-from exporter import catalog
-from exporter.spec import Spec
 
 REF = DASHBOARDS["team"]
 REQUESTS = catalog.REQUESTS.name

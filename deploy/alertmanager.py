@@ -14,8 +14,8 @@ from typing import Any
 
 from alerts import routing, templates
 from alerts.yamlout import dump
+from contract.spec import Spec
 from deploy.objects import NAME, k8s_object, metadata
-from exporter.spec import Spec
 
 SECRET = f"{NAME}-alertmanager"
 # Where the Prometheus Operator mounts the Secrets an Alertmanager lists under spec.secrets, and

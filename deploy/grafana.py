@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from contract.spec import Spec
 from dashboards import render as dashboards
 from deploy.objects import NAME, k8s_object, metadata
-from exporter.spec import Spec
 
 # kube-prometheus-stack's sidecar defaults: sidecar.dashboards.label / .folderAnnotation.
 SIDECAR_LABEL = ("grafana_dashboard", "1")

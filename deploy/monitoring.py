@@ -9,8 +9,8 @@ import yaml
 
 from alerts import prometheus_rules
 from alerts.prometheus_config import ALERTING_RULES, RECORDING_RULES, SAMPLE_LIMIT, Targets
+from contract.spec import Spec
 from deploy.objects import JOB_LABEL, NAME, PORT_NAME, exporter_selector, k8s_object, metadata
-from exporter.spec import Spec
 
 MONITORING_API = "monitoring.coreos.com/v1"
 RULE_FILES = {"recording": RECORDING_RULES, "alerts": ALERTING_RULES}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from alerts.prometheus_config import EXPORTER_JOB, Targets
-from exporter.spec import Spec
+from contract.spec import Spec
 
 NAME = EXPORTER_JOB
 # The Prometheus Operator names the scrape job after this Service label's value (jobLabel), so

@@ -12,9 +12,9 @@ from typing import Any
 
 from alerts.yamlout import dump
 from collector import config as collector_config
+from contract.spec import Spec
 from deploy import alertmanager, grafana, monitoring, workload
 from deploy.objects import NAME, k8s_object, metadata
-from exporter.spec import Spec
 
 ROOT = "kubernetes"
 GRAFANA_OPERATOR = "grafana-operator"

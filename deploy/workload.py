@@ -16,8 +16,8 @@ from typing import Any
 import msgspec
 
 from alerts.yamlout import dump
+from contract.spec import Spec, spec_hash
 from deploy.objects import EXPORTER_PORT, NAME, PORT_NAME, exporter_selector, k8s_object, metadata
-from exporter.spec import Spec, spec_hash
 
 SPEC_CONFIGMAP = f"{NAME}-spec"
 SPEC_KEY = "ops.yaml"

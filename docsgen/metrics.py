@@ -1,16 +1,16 @@
-"""The metric catalogue page, generated from exporter.catalog so docs never drift from code."""
+"""The metric catalogue page, generated from contract.catalog so docs never drift from code."""
 
 from __future__ import annotations
 
-from exporter import catalog
-from exporter.spec import Spec
+from contract import catalog
+from contract.spec import Spec
 
 
 def render_metric_catalogue(spec: Spec) -> dict[str, str]:
     lines = [
         "# gatewatch metric catalogue",
         "",
-        "Generated from `exporter/catalog.py` by `python generate.py`; do not edit.",
+        "Generated from `contract/catalog.py` by `python generate.py`; do not edit.",
         "",
         "| metric | type | unit | labels | meaning |",
         "|---|---|---|---|---|",

@@ -9,10 +9,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from contract import spec as spec_model
 from drills import run
 from drills.scenarios import scenarios
 from drills.stack import MissingBinaryError, alertmanager_binary, prometheus_binary
-from exporter import spec as spec_model
 
 
 def parser(names: list[str], prog: str = "python -m drills") -> argparse.ArgumentParser:

@@ -2,7 +2,7 @@
 rules that compare with the same hour last week (the cost anomaly, the app volume anomaly).
 
 At factor f a week is 604800 / f drill seconds (2.8 hours at 60). The simulator generates that
-stretch of ordinary traffic through the real pipeline (``exporter.simulate.backfill``), written as
+stretch of ordinary traffic through the real pipeline (``simulate.backfill``), written as
 OpenMetrics for the two counters those rules are built on and turned into blocks by
 ``promtool tsdb create-blocks-from openmetrics``. A Prometheus started on those blocks then serves
 ``promtool tsdb create-blocks-from rules``, which evaluates the (compressed) recording rules the
@@ -23,10 +23,9 @@ from alerts import recording
 from alerts.model import RecordingRule
 from alerts.timescale import compress_expr
 from alerts.yamlout import dump
-from contract import signals
-from exporter import catalog
-from exporter.simulate.backfill import backfill
-from exporter.spec import Spec
+from contract import catalog, signals
+from contract.spec import Spec
+from simulate.backfill import backfill
 
 WEEK = 7 * 24 * 3600.0
 # What "compared with its own past" rules read with offset 1w or over [1d].

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contract.spec import Spec
 from drills.scenarios import KILL_EXPORTER, Expect, Scenario
 from drills.sink import Notification, runbook_file
 from drills.stack import Stack
-from exporter.simulate import SimRecord, generate
-from exporter.simulate.post import Poster, run
-from exporter.spec import Spec
+from simulate import SimRecord, generate
+from simulate.post import Poster, run
 
 FACTOR = 60.0     # 5m windows -> 5 s (twenty 250 ms scrapes), 1h -> 60 s, 1d -> 24 min
 RATE = 10.0       # ordinary records per second

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from alerts import routing
-from exporter.simulate.scenarios import targets
-from exporter.spec import Spec
+from contract.spec import Spec
+from simulate.scenarios import targets
 
 TRAFFIC = "traffic"
 KILL_EXPORTER = "kill_exporter"

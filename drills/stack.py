@@ -35,9 +35,9 @@ from alerts import prometheus_rules, routing
 from alerts.prometheus_config import ALERTING_RULES, Targets, prometheus_config
 from alerts.timescale import compress, seconds
 from alerts.yamlout import dump
+from contract.spec import Spec
 from drills import history
 from drills.sink import Sink
-from exporter.spec import Spec
 from runbooks import render as runbooks
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,8 +10,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from contract.fields import FORMATS
 from exporter import logs
-from exporter.fields import FORMATS
 from exporter.server import Listen, parse_listen
 from exporter.service import Options, run
 

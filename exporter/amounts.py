@@ -8,8 +8,8 @@ back to the sender; they name the field and the bound, never the value.
 
 from __future__ import annotations
 
+from contract.spec import AmountBounds
 from exporter.event import GatewayEvent
-from exporter.spec import AmountBounds
 
 
 class AmountCheck:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from exporter.catalog import UNASSIGNED
+from contract.catalog import UNASSIGNED
+from contract.spec import Spec
 from exporter.labels import LabelBound
-from exporter.spec import Spec
 
 
 @dataclass(frozen=True, slots=True)

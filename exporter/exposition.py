@@ -7,9 +7,8 @@ per histogram series replaces per-line string building.
 
 from __future__ import annotations
 
-import math
-
-from exporter.catalog import Metric, MetricType
+from contract.catalog import Metric, MetricType
+from contract.promql import format_le
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -28,32 +27,6 @@ def escape_label_value(value: str) -> str:
 
 def escape_help(text: str) -> str:
     return text.translate(_HELP_ESCAPES)
-
-
-def format_value(value: float) -> str:
-    """A sample value as Prometheus parses it (``repr`` already is, except for non-finite values)."""
-    if math.isfinite(value):
-        return repr(value)
-    if math.isnan(value):
-        return "NaN"
-    return "+Inf" if value > 0 else "-Inf"
-
-
-def format_le(bound: float) -> str:
-    """A bucket bound as prometheus_client prints it (``0.05``, ``1.0``, ``1.048576e+06``).
-
-    Prometheus 2 matches ``le`` as a string, so rules that select a bucket (``le="4.0"``) must be
-    written against exactly this spelling.
-    """
-    value = float(bound)
-    if not math.isfinite(value):
-        return format_value(value)
-    text = repr(value)
-    dot = text.find(".")
-    if value > 0 and dot > 6:  # Go switches to an exponent from seven integer digits on
-        mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1:]}".rstrip("0.")
-        return f"{mantissa}e+{dot - 1:02d}"
-    return text
 
 
 def header(metric: Metric) -> str:

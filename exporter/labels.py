@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from exporter.catalog import OTHER, UNASSIGNED
+from contract.catalog import OTHER, UNASSIGNED
 
 MAX_VALUE_LENGTH = 64
 

@@ -28,10 +28,10 @@ from urllib.parse import unquote, urlsplit
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 
+from contract.spec import Spec, spec_hash
 from exporter.otlp_encode import StateCopy, build_request, copy_state
 from exporter.pipeline import Pipeline
 from exporter.recorder import Recorder
-from exporter.spec import Spec, spec_hash
 
 log = logging.getLogger("gatewatch.otlp")
 

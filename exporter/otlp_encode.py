@@ -28,7 +28,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     NumberDataPoint,
 )
 
-from exporter import catalog
+from contract import catalog
 from exporter.histogram import TOKEN_USAGE_BUCKETS, HistogramValue
 
 if TYPE_CHECKING:

@@ -25,6 +25,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
+from contract.fields import OTEL_MODEL_OPERATIONS, OTEL_OPERATION
 from exporter.adapters._common import RecordError
 from exporter.adapters.otel import (
     PROVIDER,
@@ -36,7 +37,6 @@ from exporter.adapters.otel import (
     provider_name,
     read_attributes,
 )
-from exporter.fields import OTEL_MODEL_OPERATIONS, OTEL_OPERATION
 from exporter.pipeline import Totals
 
 TOKEN_USAGE = "gen_ai.client.token.usage"

@@ -26,10 +26,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from exporter import catalog, otlp_json, otlp_metrics
+from contract import catalog
+from contract.fields import OTEL
+from contract.spec import FormatAttribution, Spec
+from exporter import otlp_json, otlp_metrics
 from exporter.adapters.otel import RESOURCE_PREFIX, SpanRecord, read_attributes
-from exporter.fields import OTEL
-from exporter.spec import FormatAttribution, Spec
 
 SOURCE = "otlp"
 TRACES = "traces"

@@ -20,7 +20,9 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from exporter import catalog
+from contract import catalog
+from contract.fields import FORMATS, OTEL
+from contract.spec import Model, Spec, spec_hash
 from exporter.adapters import ENTITY_TYPES, Adapter, build_adapter
 from exporter.amounts import AmountCheck
 from exporter.attribution import Attribution, Attributor
@@ -30,7 +32,6 @@ from exporter.audit.writer import AuditWriter
 from exporter.dedupe import Deduplicator, seed_of
 from exporter.dedupe import digest as digest_id
 from exporter.event import GatewayEvent, Rejection
-from exporter.fields import FORMATS, OTEL
 from exporter.labels import LabelBound
 from exporter.legacy_state import LegacySnapshot, dedupe_slices
 from exporter.periods import month_bounds
@@ -39,7 +40,6 @@ from exporter.pricing import PER_MILLION, PriceBook
 from exporter.recorder import Recorder, Route, observed
 from exporter.snapshot import Generations, SnapshotError, StateSnapshot
 from exporter.snapshot import encode as encode_snapshot
-from exporter.spec import Model, Spec, spec_hash
 from exporter.state import SNAPSHOT, StateStore
 from exporter.wal import WriteAheadLog, decode_event, encode_event
 

@@ -10,8 +10,8 @@ import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from exporter import catalog
-from exporter.spec import Spec
+from contract import catalog
+from contract.spec import Spec
 
 # A required guardrail counts as having run when it reached one of these verdicts.
 # failed_closed stopped the request, so nothing was bypassed; failed_open let it through unchecked.

@@ -7,8 +7,8 @@ table can price is reported as unpriced, so cost is never silently zero.
 
 from __future__ import annotations
 
+from contract.spec import Model, Spec
 from exporter.event import GatewayEvent
-from exporter.spec import Model, Spec
 
 PER_MILLION = 1_000_000.0
 

@@ -26,9 +26,10 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import accumulate, repeat
 from typing import Any
 
-from exporter import catalog as c
+from contract import catalog as c
+from contract.catalog import Metric, MetricType
+from contract.promql import format_value
 from exporter import exposition as x
-from exporter.catalog import Metric, MetricType
 from exporter.event import GatewayEvent, Measured
 from exporter.histogram import TOKEN_USAGE_BUCKETS, HistogramValue
 from exporter.recorder_snapshot import FamilyState, GaugeState, RecorderState, decode, encode
@@ -459,7 +460,7 @@ class Recorder:
     def _gauge_lines(self, metric: Metric) -> list[str]:
         template = x.sample_template(metric.name, metric.labels)
         return [
-            template % (*(map(x.escape_label_value, k) if x.needs_escaping(k) else k), x.format_value(value))
+            template % (*(map(x.escape_label_value, k) if x.needs_escaping(k) else k), format_value(value))
             for k, value in list(self._gauges[metric.name].items())
         ]
 

@@ -29,12 +29,13 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from exporter import catalog, otlp_receiver
+from contract import catalog
+from contract.spec import Spec
+from exporter import otlp_receiver
 from exporter.batch import TooManyRecords, split_body
 from exporter.http_framing import CHUNKED, NO_BODY, Framing, FramingError, body_framing, read_chunked
 from exporter.logs import RejectionLog, ThrottledLog
 from exporter.pipeline import NotDurable
-from exporter.spec import Spec
 
 log = logging.getLogger("gatewatch.server")
 

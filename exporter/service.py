@@ -20,15 +20,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from exporter import catalog
-from exporter import spec as spec_model
+from contract import catalog
+from contract import spec as spec_model
+from contract.spec import Spec, SpecError, spec_hash
 from exporter.audit import AuditWriter, verify
 from exporter.compliance import ComplianceFeed
 from exporter.pipeline import Pipeline, StateRefused
 from exporter.recorder import Recorder
 from exporter.runtime import tune_garbage_collector
 from exporter.server import App, ExporterServer, Listen
-from exporter.spec import Spec, SpecError, spec_hash
 from exporter.state import StateStore
 from exporter.state_feed import StateFileFeed
 from exporter.tail import FileTail

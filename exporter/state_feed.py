@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
-from exporter import catalog
-from exporter.spec import Spec
+from contract import catalog
+from contract.spec import Spec
 
 log = logging.getLogger("gatewatch.state")
 

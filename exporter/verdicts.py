@@ -17,8 +17,8 @@ from pathlib import Path
 
 import msgspec
 
-from exporter import catalog
-from exporter.spec import Spec
+from contract import catalog
+from contract.spec import Spec
 from exporter.state import StateStore
 from exporter.state_feed import StateFileFeed
 

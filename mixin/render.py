@@ -12,8 +12,8 @@ import yaml
 
 from alerts import prometheus_rules
 from alerts.prometheus_config import ALERTING_RULES, EXPORTER_JOB, RECORDING_RULES
+from contract.spec import Spec
 from dashboards import render as dashboards
-from exporter.spec import Spec
 from mixin import thresholds
 from mixin.jsonnet import CONFIG, source
 from mixin.templating import Templater

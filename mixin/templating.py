@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from alerts.prometheus_config import EXPORTER_JOB
-from exporter import catalog
+from contract import catalog
 
 # Placeholders mixin.libsonnet fills (keys of its derived config).
 SELECTOR_BRACES = "%(gatewatchSelectorBraces)s"  # '' or '{<selector>}', after a bare series name

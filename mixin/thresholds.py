@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from exporter.spec import Spec
+from contract.spec import Spec
 
 
 @dataclass(frozen=True, slots=True)

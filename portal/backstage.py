@@ -7,7 +7,7 @@ from typing import Any
 
 from alerts.yamlout import dump
 from contract.dashboards import dashboard_url
-from exporter.spec import Spec, Team
+from contract.spec import Spec, Team
 from portal.teams import dashboard_links, title
 
 API_VERSION = "backstage.io/v1alpha1"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exporter.spec import Spec
+from contract.spec import Spec
 from portal.models import approved_models, price_cells
 from portal.text import bullets, table, usd
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 
-from exporter.spec import Model, Price, Spec, Team
+from contract.spec import Model, Price, Spec, Team
 from portal.text import table, usd
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from contract import catalog
 from contract.burnrate import SLO_PERIOD_DAYS
-from exporter import catalog
-from exporter.spec import Objective, Spec, Team
+from contract.spec import Objective, Spec, Team
 from portal.models import approved_models
 from portal.text import bullets, number, words
 

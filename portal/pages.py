@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from alerts.prometheus_config import Targets
 from alerts.recording import HOURLY_INTERVAL
+from contract import catalog
 from contract.dashboards import dashboard_url
+from contract.spec import Spec
 from dashboards import adoption
 from dashboards import team as team_board
-from exporter import catalog
-from exporter.spec import Spec
 from portal import changelog, objectives, support
 from portal.models import approvals_table, approved_models, catalogue_table, scheduled_table
 from portal.text import fill, number, table, words

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from exporter.spec import Spec
+from contract.spec import Spec
 from portal import backstage, pages, site, teams
 from runbooks import render as runbooks
 

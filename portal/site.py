@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from alerts.yamlout import dump
-from exporter.spec import Spec
+from contract.spec import Spec
 
 # Pages in the order the navigation shows them, with their titles.
 TOP_PAGES = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import get_args
 
-from exporter.spec import Audience, Spec, SupportChannel
+from contract.spec import Audience, Spec, SupportChannel
 from portal.text import minutes, table, words
 from runbooks.contacts import receiver_text
 

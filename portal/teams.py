@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alerts.render import runbook_url
 from contract.dashboards import dashboard_url
-from exporter.spec import Guardrail, Spec, Team
+from contract.spec import Guardrail, Spec, Team
 from portal import objectives, support
 from portal.models import approved_models, price_cells
 from portal.text import bullets, fill, number, table, usd

@@ -24,9 +24,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from exporter import catalog
+from contract import catalog
+from contract.spec import Spec
 from exporter.policy import model_approved
-from exporter.spec import Spec
 from reports import cli
 from reports.counters import daily_increases
 from reports.periods import Period

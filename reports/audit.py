@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from exporter import catalog
+from contract import catalog
 from exporter.audit import RetentionError, Verification, purge, verify
 from exporter.audit.chain import head_value
 from reports.cli import load_spec

@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from exporter import catalog
-from exporter.spec import Allocation, Spec
+from contract import catalog
+from contract.spec import Allocation, Spec
 from reports import cli, outputs
 from reports.counters import daily_increases
 from reports.ledger import TOKEN_TYPES, Chargeback, Dims, Line

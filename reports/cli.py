@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-from exporter import spec
+from contract import spec
 from reports.periods import Period, from_args
 from reports.prometheus import PrometheusClient, ReportError
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from contract.spec import Spec
 from exporter import compliance as headline
-from exporter.spec import Spec
 from reports import cli
 from reports.evidence import FAIL, NO_EVIDENCE, PASS, Evidence, Sources, evaluate
 from reports.periods import Period

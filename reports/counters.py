@@ -37,8 +37,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
+from contract.catalog import EXPORTER_COUNTERS_START
 from contract.promql import quoted
-from exporter.catalog import EXPORTER_COUNTERS_START
 from reports.periods import Period
 from reports.prometheus import PrometheusClient
 

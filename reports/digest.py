@@ -19,9 +19,9 @@ from pathlib import Path
 from alerts import cost as cost_alerts
 from alerts.model import AlertRule
 from alerts.render import runbook_url
+from contract import catalog
 from contract.dashboards import dashboard_url
-from exporter import catalog
-from exporter.spec import Spec, Team
+from contract.spec import Spec, Team
 from reports.cli import add_common_arguments, client_of, load_spec, write_output
 from reports.counters import Key, daily_increases
 from reports.periods import Period, month, parse_instant

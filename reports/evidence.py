@@ -21,12 +21,13 @@ from pathlib import Path
 
 import yaml
 
+from contract import catalog
+from contract.catalog import SENTINEL_TEAMS
 from contract.promql import FORWARDED_OUTCOME, excludes, matches, sentinel
-from contract.values import SENTINEL_TEAMS
-from exporter import catalog, verdicts
+from contract.spec import EVIDENCE_THRESHOLDS, Spec
+from exporter import verdicts
 from exporter.audit import Verification, verify
 from exporter.audit.files import day_files
-from exporter.spec import EVIDENCE_THRESHOLDS, Spec
 from reports.counters import Key, daily_increases
 from reports.periods import Period
 from reports.prometheus import PrometheusClient

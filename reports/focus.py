@@ -18,7 +18,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from exporter.spec import Spec
+from contract.spec import Spec
 from reports.ledger import Chargeback
 
 SERVICE_CATEGORY = "AI and Machine Learning"

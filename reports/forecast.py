@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from exporter import catalog
-from exporter.spec import Price, Spec
+from contract import catalog
+from contract.spec import Price, Spec
 from reports.cli import add_common_arguments, client_of, load_spec, write_output
 from reports.counters import daily_increases
 from reports.periods import Period

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from exporter.spec import Spec
+from contract.spec import Spec
 from reports.prometheus import ReportError
 
 

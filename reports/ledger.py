@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from exporter import catalog
+from contract import catalog
 from reports.periods import Period
 
 TOKEN_TYPES = catalog.TOKEN_TYPES

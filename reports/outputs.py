@@ -7,7 +7,7 @@ import csv
 import html
 import io
 
-from exporter.spec import Spec
+from contract.spec import Spec
 from reports import focus
 from reports.ledger import FOOTER, TOKEN_TYPES, Chargeback, Line
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from exporter import catalog
+from contract import catalog
 from reports import invoices
 from reports.cli import add_common_arguments, client_of, load_spec, write_output
 from reports.counters import daily_increases

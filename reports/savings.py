@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from exporter import catalog
-from exporter.exposition import format_le
-from exporter.spec import Model, Spec
+from contract import catalog
+from contract.promql import format_le
+from contract.spec import Model, Spec
 from reports.cli import add_common_arguments, client_of, load_spec, write_output
 from reports.periods import parse_instant
 from reports.prometheus import PrometheusClient, ReportError, no_data

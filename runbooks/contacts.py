@@ -7,8 +7,8 @@ alerts to security operations, platform faults to on-call.
 
 from __future__ import annotations
 
-from exporter import catalog
-from exporter.spec import Receiver, Spec, Team
+from contract import catalog
+from contract.spec import Receiver, Spec, Team
 from runbooks.facts import number, table
 from runbooks.model import Escalation
 

@@ -11,11 +11,10 @@ from collections.abc import Callable, Sequence
 import msgspec
 
 from alerts.prometheus_config import EXPORTER_JOB
+from contract import catalog
 from contract.burnrate import BURN_WINDOWS, SLO_PERIOD_DAYS
-from contract.promql import literal_alternation
-from exporter import catalog
-from exporter.exposition import format_le
-from exporter.spec import Objective, Spec, spec_hash
+from contract.promql import format_le, literal_alternation
+from contract.spec import Objective, Spec, spec_hash
 
 
 def number(value: float) -> str:

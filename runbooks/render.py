@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import string
 
+from contract import catalog
 from contract.dashboards import DASHBOARDS, dashboard_url
-from exporter import catalog
-from exporter.spec import Spec
+from contract.spec import Spec
 from runbooks import sources
 from runbooks.contacts import escalation
 from runbooks.facts import FACTS, context, table

@@ -10,7 +10,7 @@ import msgspec
 
 from alerts.model import AlertRule, Severity
 from alerts.prometheus_rules import MODULES
-from exporter.spec import Alerting, Audience, Spec
+from contract.spec import Alerting, Audience, Spec
 
 # A spec without an ``alerting`` section generates only the alerts that need no receiver; its
 # runbooks still document every alert, as the model's defaults would generate it.

@@ -27,11 +27,6 @@ LAYERS: Mapping[str, str] = {
     "contract": "contract",
     # The exporter is the service, except the modules below.
     "exporter": "service",
-    # The contract generators share with the service. Each imports only other contract modules.
-    "exporter.catalog": "contract",     # the metric catalog: names, types, labels, help, buckets
-    "exporter.spec": "contract",        # the spec model, loaded and validated
-    "exporter.fields": "contract",      # record formats and field names (the Collector config reads them)
-    "exporter.exposition": "contract",  # generators use only format_le: how a bucket bound is spelled
     # Files the reports write for the exporter or read from it, and the policy both judge by.
     "exporter.audit": "exchange",       # the hash-chained audit log: day files, verification, retention
     "exporter.verdicts": "exchange",    # the review verdict store
@@ -40,7 +35,7 @@ LAYERS: Mapping[str, str] = {
     "exporter.state": "exchange",       # the state directory they are written into
     "exporter.policy": "exchange",      # approved models and classification tiers
     # Drives the service from outside, like the tests: posts or backfills simulated traffic.
-    "exporter.simulate": "harness",
+    "simulate": "harness",
     "drills": "harness",
     "alerts": "generator",
     "dashboards": "generator",

@@ -19,8 +19,8 @@ import threading
 import time
 from pathlib import Path
 
+from contract import spec as spec_model
 from drills.stack import MissingBinaryError, Stack
-from exporter import spec as spec_model
 from portal.site_build import SiteBuildError, build, serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 def _simulator(target: str, spec: str, scenario: str, rate: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "exporter.simulate", "--target", target, "--scenario", scenario,
+        [sys.executable, "-m", "simulate", "--target", target, "--scenario", scenario,
          "--rate", rate, "--duration", "0", "--spec", spec],
         cwd=ROOT,
     )

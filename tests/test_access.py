@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter import spec as spec_model
+from contract import spec as spec_model
 from reports import access, cli
 from reports.access import APPROVED_UNUSED, UNAPPROVED, USED, Change, build, diff, read_csv, to_csv, to_markdown
 from tests.paths import EXAMPLE_SPEC

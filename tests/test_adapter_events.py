@@ -8,7 +8,7 @@ import re
 import msgspec
 import pytest
 
-from exporter import catalog
+from contract import catalog
 from exporter.adapters import build_adapter
 from exporter.adapters.events import NormalizedEvent, schema_json
 from exporter.event import GatewayEvent, GuardrailEvaluation, Rejection

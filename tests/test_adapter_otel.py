@@ -13,8 +13,8 @@ from google.protobuf import json_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter import catalog
-from exporter import spec as spec_model
+from contract import catalog
+from contract import spec as spec_model
 from exporter.adapters import build_adapter
 from exporter.adapters.otel import READ, SpanRecord
 from exporter.event import GatewayEvent, Rejection

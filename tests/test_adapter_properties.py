@@ -15,13 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter import catalog
+from contract import catalog
+from contract.fields import ATTRIBUTE_FIELDS
+from contract.fields import FORMATS as RECORD_FORMATS
 from exporter.adapters import build_adapter
 from exporter.adapters._common import entity_name
 from exporter.batch import split_body
 from exporter.event import GatewayEvent, Rejection
-from exporter.fields import ATTRIBUTE_FIELDS
-from exporter.fields import FORMATS as RECORD_FORMATS
 from tests.conformance.kong.fixtures import FIXTURES_BY_RELEASE
 from tests.conformance.litellm import golden
 from tests.conformance.litellm.releases import RELEASES

@@ -17,12 +17,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter import catalog
+from contract import catalog
+from contract.spec import load
 from exporter import snapshot as snap
 from exporter.pipeline import Pipeline
 from exporter.recorder import Recorder
 from exporter.recorder_snapshot import decode as decode_recorder
-from exporter.spec import load
 from exporter.state import StateStore
 from tests.paths import EXAMPLE_SPEC, LITELLM_FIXTURE
 

@@ -16,13 +16,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from exporter import catalog
-from exporter import spec as spec_model
+from contract import catalog
+from contract import spec as spec_model
 from exporter.pipeline import Pipeline
 from exporter.recorder import Recorder
-from exporter.simulate import SimRecord, generate
-from exporter.simulate.__main__ import main
-from exporter.simulate.backfill import backfill
+from simulate import SimRecord, generate
+from simulate.__main__ import main
+from simulate.backfill import backfill
 from tests.paths import EXAMPLE_SPEC
 from tests.support.binaries import require
 from tests.support.processes import Metrics, parse_metrics, total

@@ -7,9 +7,9 @@ import json
 
 import orjson
 
+from contract.spec import load
 from exporter.pipeline import Pipeline
 from exporter.recorder import Recorder
-from exporter.spec import load
 from tests.paths import EXAMPLE_SPEC, LITELLM_FIXTURE
 
 SPEC = load(EXAMPLE_SPEC)

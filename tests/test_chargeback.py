@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter import spec as spec_model
+from contract import spec as spec_model
 from reports.chargeback import allocate, collect
 from reports.counters import counted_across, counted_from, daily_increases
 from reports.periods import month, parse_range

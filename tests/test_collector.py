@@ -21,10 +21,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collector import config
-from exporter import spec as spec_model
+from contract import spec as spec_model
+from contract.spec import Collector, GenAiTraces
 from exporter.adapters.otel import READ, classify
 from exporter.otlp import metrics_url
-from exporter.spec import Collector, GenAiTraces
 from tests.paths import EXAMPLE_SPEC
 
 SPEC = spec_model.load(EXAMPLE_SPEC)

@@ -23,10 +23,10 @@ import msgspec
 import orjson
 import pytest
 
+from contract import spec as spec_model
+from contract.spec import Compliance, Control
 from exporter import compliance as headline
-from exporter import spec as spec_model
 from exporter.recorder import Recorder
-from exporter.spec import Compliance, Control
 from reports import cli
 from reports.compliance import collect, headline_of, to_html, to_json, to_markdown
 from reports.evidence import FAIL, NO_EVIDENCE, PASS

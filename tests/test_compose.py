@@ -23,8 +23,8 @@ import yaml
 
 from alerts.prometheus_config import Targets
 from collector import config as collector_config
+from contract import spec as spec_model
 from drills.stack import free_port
-from exporter import spec as spec_model
 from exporter.__main__ import build_parser
 from tests.paths import EXAMPLE_SPEC, ROOT
 from tests.support.binaries import require
@@ -438,7 +438,7 @@ def test_the_build_context_holds_what_the_package_build_needs_and_no_secrets() -
     for pattern in project["tool"]["setuptools"]["packages"]["find"]["include"]:
         package = pattern.rstrip("*")
         assert (ROOT / package / "__init__.py").exists() and not ignored(f"{package}/__init__.py", patterns)
-    assert not ignored("exporter/simulate/__main__.py", patterns)
+    assert not ignored("simulate/__main__.py", patterns)
     for kept_out in ("secrets/grafana-admin-password", ".env", ".git/config", ".venv/bin/python",
                      "state/counters.json", "exporter/__pycache__/x.pyc", "build/prometheus/prometheus.yml"):
         assert ignored(kept_out, patterns), kept_out

@@ -9,8 +9,8 @@ import yaml
 
 from alerts.model import NAME
 from alerts.prometheus_rules import alert_rules, all_groups
-from exporter import catalog
-from exporter.spec import load
+from contract import catalog
+from contract.spec import load
 from generate import render_all
 from tests.paths import EXAMPLE_SPEC
 from tests.support.promql import is_own_series, selected_names

@@ -41,11 +41,11 @@ from alerts.prometheus_config import Targets, prometheus_config
 from alerts.timescale import compress
 from alerts.yamlout import dump
 from contract.dashboards import DASHBOARDS
+from contract.spec import load
 from dashboards.render import panel_queries
 from exporter import compliance
-from exporter.simulate import SimRecord, generate
-from exporter.spec import load
 from reports.review.importer import import_verdicts
+from simulate import SimRecord, generate
 from tests.paths import EXAMPLE_SPEC, KONG_FIXTURE, LITELLM_FIXTURE
 from tests.support.processes import Exporter, read_jsonl, start_exporter
 from tests.support.prometheus import Prometheus, free_port

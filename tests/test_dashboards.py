@@ -22,11 +22,11 @@ from hypothesis import strategies as st
 
 from alerts.model import RecordingRule
 from alerts.prometheus_rules import all_groups
+from contract import catalog
+from contract import spec as spec_model
 from contract.dashboards import DASHBOARDS, DashboardRef
 from dashboards import render
 from dashboards.panels import Panel, Query, layout
-from exporter import catalog
-from exporter import spec as spec_model
 from tests.paths import EXAMPLE_SPEC
 from tests.support.promql import selected_names
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter import catalog
+from contract import catalog
 from tests.support.openmetrics import Series, grid, linear, serve
 from tests.support.prometheus import Prometheus, free_port
 from tests.test_savings import SPEC_FILE, run_cli

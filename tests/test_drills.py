@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
+from contract import spec as spec_model
 from drills import run
 from drills.scenarios import Expect, Scenario
 from drills.sink import Notification, check
 from drills.stack import Stack, compress_route, scale_timer
-from exporter import spec as spec_model
 from tests.paths import EXAMPLE_SPEC
 from tests.support import drills
 from tests.support.binaries import require

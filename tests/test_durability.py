@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from exporter.spec import load
+from contract.spec import load
 from tests.paths import EXAMPLE_SPEC
 from tests.support.processes import Exporter, by_label, request, spec_variant, start_exporter, total, wait_for
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from exporter.simulate import generate
-from exporter.spec import load
+from contract.spec import load
+from simulate import generate
 from tests.paths import EXAMPLE_SPEC, KONG_FIXTURE, LITELLM_FIXTURE
 from tests.support.binaries import require
 from tests.support.processes import Exporter, request, start_exporter

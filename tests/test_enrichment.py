@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contract.spec import load
 from exporter.attribution import Attributor
 from exporter.dedupe import SLICES, Deduplicator
 from exporter.event import GatewayEvent
@@ -15,7 +16,6 @@ from exporter.labels import LabelBound, is_label_safe
 from exporter.periods import month_bounds
 from exporter.policy import PolicyChecker
 from exporter.pricing import PriceBook
-from exporter.spec import load
 from tests.paths import EXAMPLE_SPEC
 
 SPEC = load(EXAMPLE_SPEC)

@@ -11,8 +11,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from exporter import catalog
-from exporter import spec as spec_model
+from contract import catalog
+from contract import spec as spec_model
 from exporter.audit import AuditWriter
 from exporter.pipeline import Pipeline
 from exporter.recorder import Recorder

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter import catalog as c
+from contract import catalog as c
+from contract.promql import format_le, format_value
 from exporter import exposition as x
 
 
@@ -48,7 +49,7 @@ def test_help_escapes_backslash_and_newline_but_not_quotes() -> None:
     ],
 )
 def test_bucket_bounds_are_spelled_like_prometheus_client(bound: float, spelled: str) -> None:
-    assert x.format_le(bound) == spelled
+    assert format_le(bound) == spelled
 
 
 @pytest.mark.parametrize(
@@ -57,7 +58,7 @@ def test_bucket_bounds_are_spelled_like_prometheus_client(bound: float, spelled:
      (-math.inf, "-Inf"), (math.nan, "NaN")],
 )
 def test_sample_values(value: float, spelled: str) -> None:
-    assert x.format_value(value) == spelled
+    assert format_value(value) == spelled
 
 
 def test_header_names_the_type_and_escapes_help() -> None:

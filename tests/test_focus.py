@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from exporter import spec as spec_model
+from contract import spec as spec_model
 from reports.chargeback import Chargeback, Line, allocate
 from reports.focus import COLUMNS
 from reports.outputs import to_focus

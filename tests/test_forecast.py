@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.spec import Price
+from contract.spec import Price
 from reports import cli
 from reports.forecast import fit, price_factor
 from reports.prometheus import ReportError

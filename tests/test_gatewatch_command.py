@@ -22,7 +22,7 @@ SUBCOMMANDS = (
     ("generate", [sys.executable, "generate.py"], "--time-scale"),
     ("report", [sys.executable, "-m", "reports"], "chargeback"),
     ("drill", [sys.executable, "-m", "drills"], "--parallel"),
-    ("simulate", [sys.executable, "-m", "exporter.simulate"], "--backfill"),
+    ("simulate", [sys.executable, "-m", "simulate"], "--backfill"),
 )
 
 

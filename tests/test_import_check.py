@@ -81,7 +81,7 @@ def test_a_contract_module_importing_the_service_fails(project: Path) -> None:
                        encoding="utf-8")
     result = run(project)
     assert result.returncode == 1
-    assert "forbidden import: exporter.catalog" in result.stderr and "imports exporter.recorder" in result.stderr
+    assert "forbidden import: contract.catalog" in result.stderr and "imports exporter.recorder" in result.stderr
     assert "a contract module may import only contract, not service" in result.stderr
 
 
@@ -126,12 +126,12 @@ def test_an_allowance_without_its_cycle_fails_until_removed(project: Path) -> No
 
 
 @pytest.mark.parametrize(("source", "module", "expected"), [
-    ("from exporter import spec\n", "alerts.x", ["exporter.spec"]),
-    ("from exporter.spec import Spec, load\n", "alerts.x", ["exporter.spec"]),
-    ("import exporter.catalog as c\n", "alerts.x", ["exporter.catalog"]),
+    ("from contract import spec\n", "alerts.x", ["contract.spec"]),
+    ("from contract.spec import Spec, load\n", "alerts.x", ["contract.spec"]),
+    ("import contract.catalog as c\n", "alerts.x", ["contract.catalog"]),
     ("from .links import x\n", "dashboards.x", ["dashboards.links"]),
     ("from . import links\n", "dashboards.x", ["dashboards.links"]),
-    ("from .. import spec\n", "exporter.adapters.x", ["exporter.spec"]),
+    ("from .. import spec\n", "exporter.adapters.x", ["contract.spec"]),
     ("def f():\n    from exporter import server\n", "alerts.x", ["exporter.server"]),
     ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from exporter import wal\n", "alerts.x",
      ["exporter.wal"]),
@@ -163,4 +163,4 @@ def test_a_layer_entry_for_a_module_that_is_gone_fails(project: Path) -> None:
     shutil.rmtree(project / "exporter" / "simulate")
     result = run(project)
     assert result.returncode == 1
-    assert "LAYERS names exporter.simulate, which is no module of the project" in result.stderr
+    assert "LAYERS names simulate, which is no module of the project" in result.stderr

@@ -24,11 +24,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter import catalog
+from contract import catalog
+from contract.spec import load
 from exporter.batch import TooManyRecords, split_body
 from exporter.logs import ThrottledLog
 from exporter.server import App, ExporterServer, parse_listen
-from exporter.spec import load
 from tests.paths import EXAMPLE_SPEC, ROOT
 from tests.support.processes import Exporter, request, start_exporter, total, wait_for
 

@@ -23,8 +23,8 @@ import pytest
 import yaml
 
 from alerts import routing
+from contract import spec as spec_model
 from drills.stack import free_port
-from exporter import spec as spec_model
 from tests.paths import EXAMPLE_SPEC
 from tests.support.binaries import require
 from tests.support.processes import wait_for

@@ -20,8 +20,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contract import spec as spec_model
 from deploy import alertmanager, render
-from exporter import spec as spec_model
 from generate import main as generate_main
 from generate import render_all, write
 from tests.paths import EXAMPLE_SPEC, ROOT

@@ -16,7 +16,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exporter import spec as spec_model
+from contract import spec as spec_model
 from generate import render_all, write
 from mixin import thresholds
 from mixin.render import dashboards_by_file, rule_groups

@@ -28,7 +28,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
-from exporter import spec as spec_module
+from contract import spec as spec_module
 from exporter.otlp import HEADERS_ENV, OtlpSink, metrics_url, parse_headers
 from exporter.otlp_encode import encode
 from exporter.pipeline import Pipeline

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from exporter import catalog
+from contract import catalog
 from tests.support.otlp import START_NS, export_request, post_traces, span
 from tests.support.processes import Exporter, Metrics, post_json, start_exporter
 

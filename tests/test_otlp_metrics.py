@@ -13,9 +13,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 
-from exporter import catalog
+from contract import catalog
+from contract.spec import Spec, load
 from exporter.otlp_metrics import Point, Streams
-from exporter.spec import Spec, load
 from tests.paths import EXAMPLE_SPEC
 from tests.support import fake_openai
 from tests.support.otlp import key_values

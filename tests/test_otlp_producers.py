@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter import catalog
-from exporter.spec import Spec, load
+from contract import catalog
+from contract.spec import Spec, load
 from tests.paths import EXAMPLE_SPEC
 from tests.support import fake_openai
 from tests.support.processes import Metrics, scrape_text, start_exporter, total

@@ -13,7 +13,7 @@ import pytest
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from exporter import catalog
+from contract import catalog
 from tests.support.otlp import export_request, json_request, post_traces, span
 from tests.support.processes import Exporter, clean_env, start_exporter, total
 

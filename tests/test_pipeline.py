@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from contract.spec import load
 from exporter.pipeline import Pipeline
 from exporter.recorder import Recorder
-from exporter.spec import load
 from exporter.state import StateStore
 from tests.paths import EXAMPLE_SPEC, KONG_FIXTURE, LITELLM_FIXTURE
 from tests.support.processes import Metrics, by_label, parse_metrics, total

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 
-from exporter import catalog
+from contract import catalog
+from contract.spec import load
 from exporter.pipeline import Pipeline
 from exporter.recorder import Recorder
-from exporter.spec import load
 from tests.paths import EXAMPLE_SPEC
 
 SPEC = load(EXAMPLE_SPEC)

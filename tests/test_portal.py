@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alerts.model import Audience as AlertAudience  # the alerts take it from the spec model
-from exporter import spec as spec_model
+from contract import spec as spec_model
 from portal import changelog, support
 from portal.text import usd
 from tests.paths import EXAMPLE_SPEC, ROOT

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.spec import load
+from contract.spec import load
 from generate import render_all, write
 from tests.paths import EXAMPLE_SPEC
 from tests.support.binaries import require

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exporter import spec as spec_module
+from contract import spec as spec_module
 from reports import cli, invoices, reconcile
 from reports.prometheus import ReportError
 from tests.support.openmetrics import serve_text

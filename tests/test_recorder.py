@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter import catalog as c
+from contract import catalog as c
 from exporter.event import GatewayEvent, Measured
 from exporter.histogram import HistogramValue
 from exporter.recorder import SERIES_CAP_LABEL, Recorder

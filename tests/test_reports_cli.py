@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter import spec as spec_model
+from contract import spec as spec_model
 from tests.paths import EXAMPLE_SPEC
 from tests.support.history import History, Segment
 from tests.support.prometheus import Prometheus, free_port

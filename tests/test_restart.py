@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from exporter.spec import load
+from contract.spec import load
 from tests.paths import EXAMPLE_SPEC
 from tests.support.processes import Exporter, Metrics, by_label, spec_variant, total, wait_for
 

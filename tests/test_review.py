@@ -28,12 +28,13 @@ from msgspec.structs import replace as msgspec_replace
 from alerts import review as review_rules
 from alerts.render import rule_file
 from alerts.yamlout import dump
-from exporter import catalog, verdicts
-from exporter import spec as spec_model
+from contract import catalog
+from contract import spec as spec_model
+from contract.spec import load
+from exporter import verdicts
 from exporter.audit import AuditWriter
 from exporter.audit.relevance import audit_static
 from exporter.recorder import Recorder
-from exporter.spec import load
 from reports.prometheus import ReportError
 from reports.review.weeks import iso_week, week_of
 from tests.paths import EXAMPLE_SPEC, LITELLM_FIXTURE, ROOT

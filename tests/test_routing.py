@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from alerts import routing, templates
-from exporter import spec as spec_model
+from contract import spec as spec_model
 from tests.paths import EXAMPLE_SPEC
 from tests.support.binaries import require
 

@@ -11,7 +11,7 @@ import pytest
 from alerts import meta, platform
 from alerts.cases import meta as meta_cases
 from alerts.cases import platform as platform_cases
-from exporter.spec import spec_hash
+from contract.spec import spec_hash
 from tests.test_rules_provider import SPEC, assert_every_selector_is_known, assert_promtool_proves, rules_of
 
 # Tampering with the audit trail is a security matter; everything else here pages on-call.

@@ -14,8 +14,8 @@ from alerts.model import AlertRule
 from alerts.prometheus_rules import alert_rules
 from alerts.render import rule_file, unit_test_file
 from alerts.yamlout import dump
-from exporter import catalog
-from exporter.spec import Spec, load
+from contract import catalog
+from contract.spec import Spec, load
 from tests.paths import EXAMPLE_SPEC
 from tests.support.binaries import require
 from tests.support.promql import is_own_series, selected_names

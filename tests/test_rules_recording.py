@@ -13,9 +13,9 @@ from alerts import cost, recording, slo
 from alerts.model import RuleGroup, UnitTest
 from alerts.render import rule_file, unit_test_file
 from alerts.yamlout import dump
+from contract import catalog
 from contract.burnrate import RATIO_WINDOWS
-from exporter import catalog
-from exporter.spec import Spec, load
+from contract.spec import Spec, load
 from tests.paths import EXAMPLE_SPEC
 from tests.support.binaries import require
 from tests.support.promql import is_own_series, selected_names

@@ -9,7 +9,7 @@ import pytest
 from alerts import slo
 from alerts.cases import slo as slo_cases
 from alerts.model import AlertRule
-from exporter.spec import load
+from contract.spec import load
 from tests.paths import EXAMPLE_SPEC
 from tests.test_rules_recording import run_promtool_tests
 

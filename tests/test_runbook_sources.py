@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.spec import load
+from contract.spec import load
 from runbooks import sources
 from runbooks.facts import context
 from runbooks.render import PAGE_PLACEHOLDERS, render, spec_values

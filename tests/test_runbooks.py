@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from alerts.render import runbook_url
+from contract import catalog
 from contract.dashboards import DASHBOARDS
-from exporter import catalog
-from exporter.spec import Spec, load, parse
+from contract.spec import Spec, load, parse
 from runbooks import sources
 from runbooks.render import documented_rules, render
 from runbooks.rules import duration_words, rule_facts

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter import catalog, spec
-from exporter.exposition import format_le
+from contract import catalog, spec
+from contract.promql import format_le
 from reports import savings
 from reports.savings import Usage, Window
 from tests.paths import ROOT

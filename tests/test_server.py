@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
+from contract.spec import load
 from exporter.logs import RejectionLog
 from exporter.server import App, ExporterServer, parse_listen
-from exporter.spec import load
 from tests.paths import EXAMPLE_SPEC
 from tests.support.processes import (
     Exporter,

@@ -20,17 +20,17 @@ from typing import Any, ClassVar
 import orjson
 import pytest
 
+from contract import catalog
+from contract import spec as spec_model
 from drills.stack import free_port
-from exporter import catalog
-from exporter import spec as spec_model
 from exporter.adapters import build_adapter
 from exporter.event import GatewayEvent
 from exporter.pipeline import Pipeline
 from exporter.recorder import Recorder
-from exporter.simulate import SCENARIOS, SimRecord, generate
-from exporter.simulate.__main__ import main
-from exporter.simulate.post import Poster, run
-from exporter.simulate.traffic import diurnal_factor
+from simulate import SCENARIOS, SimRecord, generate
+from simulate.__main__ import main
+from simulate.post import Poster, run
+from simulate.traffic import diurnal_factor
 from tests.paths import EXAMPLE_SPEC
 from tests.support.processes import clean_env, parse_metrics, total
 

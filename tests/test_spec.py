@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from exporter import spec as spec_model
+from contract import spec as spec_model
 from tests.paths import EXAMPLE_SPEC, ROOT
 
 EXAMPLE = EXAMPLE_SPEC.read_text()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from exporter import spec as spec_model
-from exporter.spec import EVIDENCE_THRESHOLDS
+from contract import spec as spec_model
+from contract.spec import EVIDENCE_THRESHOLDS
 from reports.evidence import EVALUATORS
 from tests.paths import EXAMPLE_SPEC
 

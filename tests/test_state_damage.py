@@ -16,13 +16,13 @@ from typing import Any
 import msgspec
 import pytest
 
-from exporter import catalog
+from contract import catalog
+from contract.spec import load
 from exporter import snapshot as snap
 from exporter.dedupe import digest_of
 from exporter.legacy_state import LegacyDedupe, LegacySnapshot
 from exporter.pipeline import Pipeline, StateRefused
 from exporter.recorder import Recorder
-from exporter.spec import load
 from exporter.state import StateStore
 from tests.paths import EXAMPLE_SPEC
 

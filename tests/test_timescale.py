@@ -11,7 +11,7 @@ import yaml
 
 from alerts import prometheus_rules
 from alerts.timescale import compress, compress_expr, format_duration, scaled_seconds
-from exporter.spec import load
+from contract.spec import load
 from tests.paths import EXAMPLE_SPEC
 from tests.support.binaries import require
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from contract.spec import load
 from drills.run import Traffic
 from drills.scenarios import by_name
 from drills.stack import rule_files
-from exporter.spec import load
 from tests.paths import EXAMPLE_SPEC, ROOT
 from tests.support.history import History, Segment
 from tests.support.processes import start_exporter

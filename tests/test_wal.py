@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from exporter import catalog
+from contract import catalog
+from contract.fields import OTEL
+from contract.spec import load
 from exporter import wal as wal_module
-from exporter.fields import OTEL
 from exporter.pipeline import NotDurable, Pipeline, Totals
 from exporter.recorder import Recorder
 from exporter.server import App, ExporterServer, parse_listen
-from exporter.spec import load
 from exporter.state import StateStore
 from exporter.wal import WriteAheadLog
 from tests.paths import EXAMPLE_SPEC

@@ -31,9 +31,9 @@ from alerts.cost import (
     unpriced_text,
 )
 from alerts.model import AlertCase, ExpectedAlert, SeriesInput, UnitTest
-from exporter import catalog
-from exporter.exposition import format_le
-from exporter.spec import Spec
+from contract import catalog
+from contract.promql import format_le
+from contract.spec import Spec
 
 HOURLY_EVALUATION_INTERVAL = "1h"
 
@@ -192,7 +192,7 @@ def _runaway_test(spec: Spec, spread: bool, jump_outcome: str = "success") -> Un
               'cache="miss"')
     total = jump_at + after
     if jump_outcome == "success":
-        requests = (SeriesInput(f'{catalog.REQUESTS.name}{{{labels}, outcome="success"}}',
+        requests: tuple[SeriesInput, ...] = (SeriesInput(f'{catalog.REQUESTS.name}{{{labels}, outcome="success"}}',
                                 f"0+{base:g}x{jump_at - 1} {(jump_at - 1) * base + jump:g}+{jump:g}x{after}"),)
     else:
         requests = (SeriesInput(f'{catalog.REQUESTS.name}{{{labels}, outcome="success"}}', f"0+{base:g}x{total}"),

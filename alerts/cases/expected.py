@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alerts.model import AlertRule, AlertText, ExpectedAlert
 from alerts.render import alert_annotations, alert_labels
-from exporter.spec import Spec
+from contract.spec import Spec
 
 
 def expected_alert(spec: Spec, rule: AlertRule, labels: dict[str, str], text: AlertText) -> ExpectedAlert:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alerts.cases.expected import expected_alert
 from alerts.meta import alerts, notifications_text, rule_failures_text, sample_limit_text, watchdog_text
 from alerts.model import AlertCase, SeriesInput, UnitTest
-from exporter.spec import Spec
+from contract.spec import Spec
 
 
 def unit_tests(spec: Spec) -> tuple[UnitTest, ...]:

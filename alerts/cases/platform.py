@@ -24,8 +24,8 @@ from alerts.platform import (
     state_write_text,
     up_state,
 )
-from exporter import catalog
-from exporter.spec import Spec, spec_hash
+from contract import catalog
+from contract.spec import Spec, spec_hash
 
 WRITTEN_FOR = {"stale_after_seconds": 600.0, "min_requests_per_hour": 60.0}
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from alerts.cases.expected import expected_alert, rule_named
 from alerts.model import AlertCase, AlertText, ExpectedAlert, SeriesInput, UnitTest
 from alerts.provider import alerts, latency_text, model_errors_text, provider_errors_text, team_errors_text
-from exporter import catalog
-from exporter.exposition import format_le
-from exporter.spec import Spec
+from contract import catalog
+from contract.promql import format_le
+from contract.spec import Spec
 
 WRITTEN_FOR = {"provider_error_ratio": 0.25, "provider_latency_p95_seconds": 20.0, "min_requests_per_hour": 60.0}
 

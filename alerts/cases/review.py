@@ -9,7 +9,7 @@ from __future__ import annotations
 from alerts.cases.expected import expected_alert
 from alerts.model import AlertCase, ExpectedAlert, SeriesInput, UnitTest
 from alerts.review import TOLERATED, VERDICTS, alerts, needs_tuning_text
-from exporter.spec import Spec
+from contract.spec import Spec
 
 WRITTEN_FOR = {"min_reviewed": 20, "window_weeks": 4, "default_max_false_positive_ratio": 0.2}
 LAKERA = "lakera-prompt-injection"

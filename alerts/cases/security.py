@@ -18,8 +18,8 @@ from alerts.security import (
     sensitive_text,
     unapproved_text,
 )
-from exporter import catalog
-from exporter.spec import Spec
+from contract import catalog
+from contract.spec import Spec
 
 WRITTEN_FOR = {"guardrail_block_factor": 5.0, "sensitive_entities_per_hour": 20.0, "app_volume_factor": 8.0}
 

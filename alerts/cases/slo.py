@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from alerts import recording
 from alerts.cases.expected import expected_alert, humanize_percentage
-from alerts.model import AlertCase, SeriesInput, UnitTest
+from alerts.model import AlertCase, ExpectedAlert, SeriesInput, UnitTest
 from alerts.slo import FOR, describe, error_budget, rule
+from contract import catalog
 from contract.burnrate import BURN_WINDOWS
-from exporter import catalog
-from exporter.exposition import format_le
-from exporter.spec import Objective, Spec
+from contract.promql import format_le
+from contract.spec import Objective, Spec
 
 REQUESTS_PER_MINUTE = 1000
 
@@ -91,7 +91,7 @@ def unit_tests(spec: Spec) -> tuple[UnitTest, ...]:
                 rule_ = rule(spec, objective, tier)
                 fire_at = 1 + _minutes(FOR[tier])
                 firing = tier in scenario.fires
-                expected = ()
+                expected: tuple[ExpectedAlert, ...] = ()
                 if firing:
                     text = describe(objective, tier, humanize_percentage(scenario.error_ratio))
                     expected = (expected_alert(spec, rule_, labels, text),)

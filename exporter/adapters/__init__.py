@@ -2,7 +2,7 @@
 or a Rejection. An adapter never raises, whatever the bytes.
 
 ``build_adapter(fmt, attribute_paths)`` builds one; ``attribute_paths`` are the record fields the
-spec's attribution and classification rules read (see ``exporter.fields.ATTRIBUTE_FIELDS``), and
+spec's attribution and classification rules read (see ``contract.fields.ATTRIBUTE_FIELDS``), and
 they are the only raw strings an adapter copies into ``GatewayEvent.attributes``.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from contract.fields import FORMATS, OTEL
 from exporter.adapters import events, kong, litellm, otel
 from exporter.adapters._common import ENTITY_TYPES, Adapter
-from exporter.fields import FORMATS, OTEL
 from exporter.surrogates import tolerant
 
 __all__ = ["ENTITY_TYPES", "Adapter", "build_adapter"]
@@ -22,7 +22,7 @@ assert tuple(_BUILDERS) == (*FORMATS, OTEL)
 
 
 def build_adapter(fmt: str, attribute_paths: Iterable[str]) -> Adapter:
-    """The adapter for record format ``fmt`` (one of ``exporter.fields.FORMATS``, taking a
+    """The adapter for record format ``fmt`` (one of ``contract.fields.FORMATS``, taking a
     record's bytes, or ``OTEL``, taking an ``exporter.adapters.otel.SpanRecord``)."""
     builder = _BUILDERS.get(fmt)
     if builder is None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 
 import msgspec
 
-from exporter import catalog
+from contract import catalog
 from exporter.adapters._common import ONE_OF_DOCUMENTED, Adapter, Count, entity_name, rejection
 from exporter.event import GatewayEvent, GuardrailEvaluation, Rejection
 

@@ -12,6 +12,8 @@ from typing import Any, NamedTuple, cast
 
 import msgspec
 
+from contract.catalog import ERROR_KINDS, RATE_LIMIT_TYPES
+from contract.fields import TAG_PREFIX
 from exporter.adapters._common import (
     ABSENT,
     Adapter,
@@ -28,9 +30,7 @@ from exporter.adapters._common import (
     rejection,
     wanted_under,
 )
-from exporter.catalog import ERROR_KINDS, RATE_LIMIT_TYPES
 from exporter.event import GatewayEvent, GuardrailEvaluation, Rejection
-from exporter.fields import TAG_PREFIX
 
 
 class _UsageObject(Decoded):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from exporter import fields
+from contract import fields
 from exporter.adapters._common import RecordError, rejection
 from exporter.event import GatewayEvent, Rejection
 

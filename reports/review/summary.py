@@ -17,8 +17,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from exporter import catalog, verdicts
-from exporter.spec import Spec
+from contract import catalog
+from contract.spec import Spec
+from exporter import verdicts
 from exporter.verdicts import Store
 from reports.periods import Period
 from reports.review.findings import findings

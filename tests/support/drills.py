@@ -13,9 +13,9 @@ import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from contract import spec as spec_model
 from drills import run
 from drills.scenarios import scenarios
-from exporter import spec as spec_model
 from tests.paths import EXAMPLE_SPEC
 from tests.support.binaries import require
 

@@ -2,7 +2,7 @@
 ground truth tallied from the very same records.
 
 ``History`` generates traffic over [start, end) in segments. Each segment runs through a fresh
-exporter pipeline (``exporter.simulate.backfill``), so a segment boundary is an exporter restart
+exporter pipeline (``simulate.backfill``), so a segment boundary is an exporter restart
 that lost its state directory: every counter starts again from 0. promtool turns the
 concatenated OpenMetrics into blocks in Prometheus's data directory before Prometheus starts.
 
@@ -17,9 +17,9 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from exporter.simulate import generate
-from exporter.simulate.backfill import backfill
-from exporter.spec import Spec
+from contract.spec import Spec
+from simulate import generate
+from simulate.backfill import backfill
 from tests.support.openmetrics import RETENTION, create_blocks
 from tests.support.prometheus import Prometheus, scrape_config
 from tests.support.truth import Tally, tally

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from exporter import catalog
+from contract import catalog
 from tests.support.binaries import require
 from tests.support.prometheus import Prometheus, scrape_config
 

@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter.spec import Spec
+from contract.spec import Spec
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from exporter import catalog
+from contract import catalog
 
 OLD = ("3.7", "pre-3.8-25610e98", "3.8")  # ai["ai-proxy"]
 PROXY = ("3.9", "master-3.10.0-dev", "3.10-ee", "3.11-ee", "3.12-ee", "3.13-ee", "3.14-ee")  # ai.proxy

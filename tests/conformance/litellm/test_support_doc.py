@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from exporter import catalog
+from contract import catalog
 from tests.conformance.litellm import matrix as support_litellm
 from tests.conformance.litellm import test_conformance
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from exporter.catalog import ERROR_KINDS
+from contract.catalog import ERROR_KINDS
 from tests.conformance.litellm.relay import Post
 from tests.conformance.litellm.releases import LOGGED_AS
 from tests.conformance.litellm.traffic import APP_OF_KEY, SCENARIOS, TEAM_OF_KEY, Scenario

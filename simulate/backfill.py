@@ -32,15 +32,16 @@ from typing import Any, TextIO
 
 import orjson
 
-from exporter import catalog
-from exporter.catalog import Metric, MetricType
-from exporter.exposition import escape_help, escape_label_value, format_le, format_value
+from contract import catalog
+from contract.catalog import Metric, MetricType
+from contract.promql import format_le, format_value
+from contract.spec import Spec
+from exporter.exposition import escape_help, escape_label_value
 from exporter.histogram import HistogramValue
 from exporter.periods import month_bounds
 from exporter.pipeline import Pipeline
 from exporter.recorder import Recorder
-from exporter.simulate.traffic import SimRecord, generate
-from exporter.spec import Spec
+from simulate.traffic import SimRecord, generate
 
 SOURCE = "http"            # what the exporter's HTTP ingest labels its records with
 BATCH = 256                # records per ingest call, as a gateway logger would batch them

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from exporter.simulate.traffic import SimRecord
+from simulate.traffic import SimRecord
 
 FORMATS = ("litellm", "kong")
 _ERRORS_SHOWN = 5

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from itertools import accumulate
 from random import Random
 
-from exporter.spec import App, Model, Spec, Team
+from contract.spec import App, Model, Spec, Team
 
 # Shares of ordinary traffic that do not come from spec apps.
 UNKNOWN_ALIAS_SHARE = 0.02

@@ -46,7 +46,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from random import Random
 
-from exporter.simulate.world import (
+from contract.spec import Model, Spec
+from simulate.world import (
     Actor,
     Call,
     GuardrailRun,
@@ -62,7 +63,6 @@ from exporter.simulate.world import (
     ordinary_call,
     pick_model,
 )
-from exporter.spec import Model, Spec
 
 SCENARIOS: tuple[str, ...] = (
     "normal",

@@ -18,9 +18,9 @@ from typing import Any
 
 import orjson
 
-from exporter.simulate import text
-from exporter.simulate.world import Call, GuardrailRun
-from exporter.spec import Model
+from contract.spec import Model
+from simulate import text
+from simulate.world import Call, GuardrailRun
 
 PER_MILLION = 1_000_000.0
 KONG_PLUGIN_ID = "546c3856-0000-4000-8000-000000000001"

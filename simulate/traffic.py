@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from random import Random
 from typing import Any
 
-from exporter.simulate.records import build
-from exporter.simulate.scenarios import SCENARIOS, Overlay, Stream, overlay
-from exporter.simulate.world import World, build_world, ordinary_call
-from exporter.spec import Spec
+from contract.spec import Spec
+from simulate.records import build
+from simulate.scenarios import SCENARIOS, Overlay, Stream, overlay
+from simulate.world import World, build_world, ordinary_call
 
 __all__ = ["SCENARIOS", "SimRecord", "diurnal_factor", "generate"]
 

@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 import yaml
 
+from contract import catalog
 from contract.burnrate import lowest_reachable_target, unreachable_factors
-from exporter import catalog
-from exporter.fields import ATTRIBUTE_FIELDS, is_known_field
+from contract.fields import ATTRIBUTE_FIELDS, is_known_field
 
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]

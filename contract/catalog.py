@@ -2,7 +2,7 @@
 
 The exporter's recorder, the rule and dashboard generators and the metric docs all read this
 module, so a query cannot name a metric that does not exist and a label rename is one edit.
-This module imports nothing from the exporter's runtime.
+It imports nothing else of gatewatch.
 """
 
 from __future__ import annotations
@@ -10,15 +10,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-# Outcomes and sentinel values are part of the contract; the catalog names them for its readers.
-from contract.values import (  # noqa: F401 (re-exported)
-    BAD_OUTCOMES,
-    NEUTRAL_OUTCOMES,
-    OTHER,
-    OUTCOMES,
-    STOPPED_AT_GATEWAY,
-    UNASSIGNED,
+# Outcomes of one gateway request. Availability SLOs count only BAD_OUTCOMES as errors;
+# NEUTRAL_OUTCOMES are caller or policy problems and count neither as good nor bad, so a
+# prompt-injection wave or a team hitting its own quota does not burn the platform's budget.
+OUTCOMES = (
+    "success",
+    "client_error",
+    "rate_limited",
+    "quota_exceeded",
+    "timeout",
+    "provider_error",
+    "gateway_error",
+    "guardrail_blocked",
 )
+BAD_OUTCOMES = ("provider_error", "gateway_error", "timeout", "rate_limited")
+NEUTRAL_OUTCOMES = ("client_error", "quota_exceeded", "guardrail_blocked")
+# Outcomes where the gateway stopped the request before any provider saw it: it cost nothing,
+# and no guardrail could be bypassed on it.
+STOPPED_AT_GATEWAY = ("guardrail_blocked", "quota_exceeded")
+
+# Sentinel label values: visible in every view, never dropped.
+UNASSIGNED = "__unassigned__"
+OTHER = "__other__"
+# Teams nobody owns: what a request named no team for, and what the cardinality guard folded.
+SENTINEL_TEAMS = (UNASSIGNED, OTHER)
 
 
 class MetricType(StrEnum):

@@ -1,4 +1,4 @@
-"""``python -m exporter.simulate``: post simulated gateway traffic to a running exporter, or
+"""``python -m simulate``: post simulated gateway traffic to a running exporter, or
 write it as OpenMetrics history for ``promtool tsdb create-blocks-from openmetrics``."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from exporter import spec as spec_model
-from exporter.simulate.backfill import backfill
-from exporter.simulate.post import Poster, run
-from exporter.simulate.scenarios import SCENARIOS, SUMMARIES
-from exporter.simulate.traffic import generate
+from contract import spec as spec_model
+from simulate.backfill import backfill
+from simulate.post import Poster, run
+from simulate.scenarios import SCENARIOS, SUMMARIES
+from simulate.traffic import generate
 
 _SCENARIOS = "\n".join(f"  {name:<24}{text}" for name, text in SUMMARIES.items())
 _EPILOG = f"""\
@@ -25,9 +25,9 @@ targets are chosen from the spec, named here for the example spec):
 {_SCENARIOS}
 
 examples:
-  python -m exporter.simulate --target http://127.0.0.1:9464 --rate 20 --duration 300 \\
+  python -m simulate --target http://127.0.0.1:9464 --rate 20 --duration 300 \\
       --scenario provider_outage --incident-after 120
-  python -m exporter.simulate --backfill --scenario cost_runaway --incident-after 864000 \\
+  python -m simulate --backfill --scenario cost_runaway --incident-after 864000 \\
       --start 2026-10-01T00:00:00Z --end 2026-10-15T00:00:00Z --rate 2 --diurnal --out history.om
   promtool tsdb create-blocks-from openmetrics --max-block-duration=24h history.om data/
 """
@@ -58,7 +58,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def parser(prog: str = "python -m exporter.simulate") -> argparse.ArgumentParser:
+def parser(prog: str = "python -m simulate") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog,
         description="Simulated LiteLLM and Kong gateway traffic for a gatewatch spec: posted live to a running "
@@ -114,7 +114,7 @@ def parser(prog: str = "python -m exporter.simulate") -> argparse.ArgumentParser
     return p
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "python -m exporter.simulate") -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m simulate") -> int:
     args = parser(prog).parse_args(argv)
     try:
         spec = spec_model.load(args.spec)
