@@ -76,7 +76,7 @@ def test_a_planted_import_of_the_service_fails_naming_it(project: Path, importer
 
 
 def test_a_contract_module_importing_the_service_fails(project: Path) -> None:
-    catalog = project / "exporter" / "catalog.py"
+    catalog = project / "contract" / "catalog.py"
     catalog.write_text(catalog.read_text(encoding="utf-8") + "\nfrom exporter import recorder  # noqa\n",
                        encoding="utf-8")
     result = run(project)
@@ -105,8 +105,7 @@ def test_a_planted_package_cycle_fails(project: Path) -> None:
     plant(project, "alerts.planted", "from collector.config import render\n")
     result = run(project)
     assert result.returncode == 1
-    assert "import cycle: " in result.stderr
-    assert "alerts <-> collector <-> dashboards" in result.stderr
+    assert "import cycle: alerts <-> collector\n" in result.stderr
 
 
 def test_a_known_cycle_that_grows_is_a_new_cycle(project: Path) -> None:
@@ -129,9 +128,9 @@ def test_an_allowance_without_its_cycle_fails_until_removed(project: Path) -> No
     ("from contract import spec\n", "alerts.x", ["contract.spec"]),
     ("from contract.spec import Spec, load\n", "alerts.x", ["contract.spec"]),
     ("import contract.catalog as c\n", "alerts.x", ["contract.catalog"]),
-    ("from .links import x\n", "dashboards.x", ["dashboards.links"]),
-    ("from . import links\n", "dashboards.x", ["dashboards.links"]),
-    ("from .. import spec\n", "exporter.adapters.x", ["contract.spec"]),
+    ("from .panels import x\n", "dashboards.x", ["dashboards.panels"]),
+    ("from . import panels\n", "dashboards.x", ["dashboards.panels"]),
+    ("from .. import pricing\n", "exporter.adapters.x", ["exporter.pricing"]),
     ("def f():\n    from exporter import server\n", "alerts.x", ["exporter.server"]),
     ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from exporter import wal\n", "alerts.x",
      ["exporter.wal"]),
@@ -152,15 +151,15 @@ def test_every_module_of_the_project_has_a_layer() -> None:
 
 
 def test_a_new_package_without_a_layer_fails_until_it_has_one(project: Path) -> None:
-    (project / "contract").mkdir()
-    (project / "contract" / "__init__.py").write_text("", encoding="utf-8")
+    (project / "planted").mkdir()
+    (project / "planted" / "__init__.py").write_text("", encoding="utf-8")
     result = run(project)
     assert result.returncode == 1
-    assert "contract has no layer: add it, or its package, to LAYERS" in result.stderr
+    assert "planted has no layer: add it, or its package, to LAYERS" in result.stderr
 
 
 def test_a_layer_entry_for_a_module_that_is_gone_fails(project: Path) -> None:
-    shutil.rmtree(project / "exporter" / "simulate")
+    shutil.rmtree(project / "simulate")
     result = run(project)
     assert result.returncode == 1
     assert "LAYERS names simulate, which is no module of the project" in result.stderr
