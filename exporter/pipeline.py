@@ -34,6 +34,7 @@ from exporter.dedupe import digest as digest_id
 from exporter.event import GatewayEvent, Rejection
 from exporter.labels import LabelBound
 from exporter.legacy_state import LegacySnapshot, dedupe_slices
+from exporter.logs import ThrottledLog
 from exporter.periods import month_bounds
 from exporter.policy import PolicyChecker
 from exporter.pricing import PER_MILLION, PriceBook
@@ -44,6 +45,8 @@ from exporter.state import SNAPSHOT, StateStore
 from exporter.wal import WriteAheadLog, decode_event, encode_event
 
 log = logging.getLogger("gatewatch.pipeline")
+# Errors that can repeat per record or per batch: one line per kind every few seconds, with a count.
+_throttled = ThrottledLog(log)
 
 KNOWN_OPERATIONS = (
     "chat", "text_completion", "embeddings", "image_generation", "audio_transcription",
@@ -282,7 +285,7 @@ class Pipeline:
                                               result=result)
                 except OSError as err:
                     self.recorder.inc(catalog.EXPORTER_STATE_WRITE_FAILURES, ())
-                    log.error("could not write the write-ahead log in %s: %s", self._state_dir, err)
+                    _throttled.error("wal-write", "could not write the write-ahead log in %s: %s", self._state_dir, err)
                     raise NotDurable from None
         self._sync(mark)
         return result
@@ -296,7 +299,7 @@ class Pipeline:
         except OSError as err:
             with self._lock:
                 self.recorder.inc(catalog.EXPORTER_STATE_WRITE_FAILURES, ())
-            log.error("could not sync the write-ahead log in %s: %s", self._state_dir, err)
+            _throttled.error("wal-sync", "could not sync the write-ahead log in %s: %s", self._state_dir, err)
             raise NotDurable from None
 
     def _ingest_chunk(self, events: list[GatewayEvent | Rejection | None], offset: int, fmt: str, source: str, *,
@@ -358,8 +361,9 @@ class Pipeline:
                             cost, saved, unpriced = price(event, route.listed)  # type: ignore[arg-type]
                             # Priced here: the event check saw no such amount.
                             reason = check.priced(cost, saved)
-                    except Exception:  # a bug must cost one record, never the exporter
-                        log.exception("could not route a %s record (index %d); counted as rejected", fmt, index)
+                    except Exception as exc:  # a bug must cost one record, never the exporter
+                        _throttled.error("route", "could not route a %s record (index %d); counted as rejected", fmt,
+                                         index, exc_info=exc)
                         reason = "internal error while recording; see exporter log"
             if reason is not None:
                 chunk.rejected += 1
@@ -409,8 +413,9 @@ class Pipeline:
                         if spent is not None and 0.0 <= spent < _MAX_GUARDRAIL_SECONDS:
                             add(seconds_slot, spent)
                             add(timed_slot, 1.0)
-            except Exception:  # the request is counted and logged: a bug here loses only its details
-                log.exception("could not count what explains a %s record; the request itself is counted", fmt)
+            except Exception as exc:  # the request is counted and logged: a bug here loses only its details
+                _throttled.error("explain", "could not count what explains a %s record; the request itself is counted",
+                                 fmt, exc_info=exc)
         chunk.accepted = len(ready)
         self._count_batch(fmt, source, chunk)
         result.accepted += chunk.accepted
@@ -434,7 +439,7 @@ class Pipeline:
                                             totals=[list(total) for total, _ in resolved])
                 except OSError as err:
                     self.recorder.inc(catalog.EXPORTER_STATE_WRITE_FAILURES, ())
-                    log.error("could not write the write-ahead log in %s: %s", self._state_dir, err)
+                    _throttled.error("wal-write", "could not write the write-ahead log in %s: %s", self._state_dir, err)
                     raise NotDurable from None
             for total, folds in resolved:
                 self._count_totals(total, folds)
@@ -592,7 +597,7 @@ class Pipeline:
             try:
                 self._wal.sync(mark)  # type: ignore[union-attr]
             except OSError as err:
-                log.error("could not sync the write-ahead log in %s: %s", self._state_dir, err)
+                _throttled.error("wal-sync", "could not sync the write-ahead log in %s: %s", self._state_dir, err)
         return body
 
     def save(self) -> None:

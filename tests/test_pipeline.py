@@ -238,3 +238,21 @@ def test_unreadable_parts_are_counted_by_reason_and_the_record_still_counts() ->
     assert by_label(metrics, "genai_exporter_record_gaps_total", "reason", format="litellm") == {
         "unknown_operation": 1, "no_provider": 1, "no_duration": 1, "unknown_error_kind": 1}
     assert by_label(metrics, "genai_request_errors_total", "error") == {"other": 1}
+
+
+def test_a_bug_costs_only_its_records_and_logs_once_with_a_count(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    pipeline = Pipeline(SPEC, recorder=Recorder(), clock=lambda: NOW)
+
+    def boom(*_args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(pipeline, "_new_route", boom)
+    first = json.loads(LITELLM_FIXTURE.read_bytes().splitlines()[0])
+    records = [json.dumps(first | {"id": f"bug-{i}"}).encode() for i in range(50)]
+    with caplog.at_level("ERROR", logger="gatewatch.pipeline"):
+        result = pipeline.ingest(records, "litellm", "http")
+    assert (result.accepted, result.rejected) == (0, 50)
+    lines = [r for r in caplog.records if "could not route" in r.getMessage()]
+    assert len(lines) == 1  # the other 49 wait for the next interval, then are counted in its line
