@@ -41,6 +41,7 @@ from drills.sink import Sink
 from runbooks import render as runbooks
 
 ROOT = Path(__file__).resolve().parent.parent
+RESEND_DELAY_SECONDS = 60.0  # Prometheus's default --rules.alert.resend-delay
 INTERVAL = "250ms"  # scrape and rule evaluation: the pipeline's own latency is what the factor cannot shrink
 START_TIMEOUT = 30.0
 ALERTING_FILE = f"prometheus/{ALERTING_RULES}"
@@ -287,8 +288,18 @@ class Stack:
         self.prometheus = self._serve("prometheus", [
             prometheus_binary(), f"--config.file={self.workdir / 'prometheus/prometheus.yml'}",
             f"--storage.tsdb.path={self.workdir / 'prometheus-data'}", f"--web.listen-address=127.0.0.1:{port}",
-            "--web.enable-lifecycle"], self.prometheus_url)
+            "--web.enable-lifecycle", f"--rules.alert.resend-delay={self._resend_delay_seconds():g}s"],
+            self.prometheus_url)
         wait_for(self.exporter_scraped, timeout=START_TIMEOUT, what="the exporter's first scrape")
+
+    def _resend_delay_seconds(self) -> float:
+        """Prometheus's one-minute resend delay, compressed like every other duration.
+
+        A reload (``arm``) rebuilds the notifier's Alertmanager set, which discovery refills only
+        after its throttle: an alert that fires in that gap is dropped and, uncompressed, sent
+        again only a real minute later, long after the drill has judged the notifications.
+        """
+        return max(RESEND_DELAY_SECONDS / self.factor, 0.25)
 
     # -- during a drill --
 
