@@ -57,7 +57,7 @@ MAX_ERRORS_REPORTED = 1000
 MAX_ROUTES = 100_000
 # Marks a logged record's attributes as already resolved (no record field has this name).
 _RESOLVED = "\x00resolved"
-_SENTINELS = frozenset((catalog.OTHER, catalog.UNASSIGNED))
+_SENTINELS = frozenset(catalog.SENTINEL_TEAMS)
 # Records counted per hold of the pipeline lock: about a millisecond of work, so a scrape
 # waits at most that long behind an ingest, however large its batch.
 CHUNK_RECORDS = 128
@@ -452,8 +452,7 @@ class Pipeline:
         folds: list[str] = []
         self._folds = folds
         who = self._resolve(fmt, total.attributes)
-        listed = self._prices.canonical(total.model)
-        model = listed.name if listed is not None else bounds.model(total.model)
+        _, model = self._model(total.model)
         provider = bounds.provider(total.provider)
         operation = bounds.operation(total.operation) if total.requests else total.operation
         self._folds = None
@@ -526,6 +525,12 @@ class Pipeline:
             rec.inc(catalog.RATE_LIMITED, (route.team_label, route.provider_label, event.rate_limit_source,
                                            event.rate_limit_type or "unknown"))
 
+    def _model(self, raw: str) -> tuple[Model | None, str]:
+        """The price table's model for ``raw`` (its canonical name is the label), or none and the
+        bounded raw name."""
+        listed = self._prices.canonical(raw)
+        return listed, listed.name if listed is not None else self._bounds.model(raw)
+
     def _new_route(self, shape: int, event: GatewayEvent, fmt: str) -> _Route:
         if len(self._routes) >= MAX_ROUTES:
             self._routes.clear()  # attacker-chosen values must not grow memory without bound
@@ -533,8 +538,7 @@ class Pipeline:
         folds: list[str] = []
         self._folds = folds
         who = self._resolve(fmt, event.attributes)
-        listed = self._prices.canonical(event.model)
-        model = listed.name if listed is not None else bounds.model(event.model)
+        listed, model = self._model(event.model)
         names = bounds.guardrail_names
         guardrails = tuple((bounds.guardrail(names.get(g.name, g.name)), g.stage, g.result) for g in event.guardrails)
         policy = self._policy.check(who.team, model, who.classification, event.outcome, guardrails,

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from exporter.dedupe import SliceState
+from exporter.state import write_atomically
 
 MAGIC = b"gatewatch-state\x002\n"
 _DIGEST_SIZE = 32
@@ -115,13 +115,13 @@ class Generations:
         name = f"{_DEDUPE_PREFIX}{content_digest[:12].hex()}.bin"
         target = self.directory / name
         if not target.exists():
-            _write_atomically(target, content)
+            write_atomically(target, content)
         return SealedSlice(end, name, content_digest)
 
     def write(self, seq: int, data: bytes, keep: int) -> list[int]:
         """Write generation ``seq``; keep the newest ``keep`` besides it and delete the rest and
         the dedupe files none of them names. Returns the seqs of the generations kept."""
-        _write_atomically(self.directory / f"{_PREFIX}{seq:020d}{_SUFFIX}", data)
+        write_atomically(self.directory / f"{_PREFIX}{seq:020d}{_SUFFIX}", data)
         paths = self.paths()
         kept, dropped = paths[:keep + 1], paths[keep + 1:]
         for path in dropped:
@@ -140,17 +140,3 @@ class Generations:
         for path in self.directory.glob(f"{_DEDUPE_PREFIX}*.bin"):
             if path.name not in referenced:
                 path.unlink(missing_ok=True)
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    temporary = target.with_name(f".{target.name}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)
-    fd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -26,18 +26,7 @@ class StateStore:
 
     def write(self, data: bytes, name: str = SNAPSHOT) -> None:
         """Replace ``name`` atomically: readers see the old file or the new one, never a mix."""
-        target = self.directory / name
-        temporary = target.with_name(f".{name}.tmp")
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-        directory = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        write_atomically(self.directory / name, data)
 
     def quarantine(self, name: str = SNAPSHOT) -> Path | None:
         """Move an unreadable snapshot aside so the exporter can start fresh and it can be inspected."""
@@ -47,3 +36,24 @@ class StateStore:
         target = source.with_name(f"{name}.corrupt")
         os.replace(source, target)
         return target
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    """Replace ``target`` so that readers, and a crash at any moment, see the old content or the
+    new, never a mix: a synced temporary file renamed over it, then the rename synced."""
+    temporary = target.with_name(f".{target.name}.tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, target)
+    fsync_directory(target.parent)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a file created, renamed or removed in ``directory`` survive power loss."""
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)

@@ -30,6 +30,7 @@ import msgspec
 import xxhash
 
 from exporter.event import GatewayEvent, GuardrailEvaluation
+from exporter.state import fsync_directory
 
 log = logging.getLogger("gatewatch.wal")
 
@@ -147,7 +148,7 @@ class WriteAheadLog:
     def _set_aside(self, segments: list[Path]) -> None:
         for segment in segments:
             os.replace(segment, segment.with_suffix(".damaged"))
-        _fsync_directory(self.directory)
+        fsync_directory(self.directory)
 
     # -- writing (under the pipeline lock) -------------------------------------------------
 
@@ -181,7 +182,7 @@ class WriteAheadLog:
     def _open_segment(self, first_seq: int) -> None:
         path = self.directory / f"{first_seq:020d}{_SUFFIX}"
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        _fsync_directory(self.directory)
+        fsync_directory(self.directory)
 
     def _close_segment(self) -> None:
         with self._sync:
@@ -275,11 +276,3 @@ def _read_entry(data: bytes, offset: int) -> tuple[str | None, Entry | None, int
     except msgspec.DecodeError as err:
         return f"undecodable entry ({err})", None, 0
     return None, entry, _HEADER.size + length
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

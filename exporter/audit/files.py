@@ -48,11 +48,3 @@ def complete_tail(path: Path, size: int) -> tuple[list[bytes], int]:
     if start > 0 and lines:
         lines = lines[1:]  # the first piece may begin mid-line
     return lines, start + end
-
-
-def fsync_directory(directory: Path) -> None:
-    handle = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)

@@ -23,9 +23,10 @@ from typing import BinaryIO
 
 from exporter.audit import lines
 from exporter.audit.chain import line_hash
-from exporter.audit.files import complete_tail, day_files, file_name, fsync_directory
+from exporter.audit.files import complete_tail, day_files, file_name
 from exporter.audit.relevance import AuditShape
 from exporter.audit.retention import expired
+from exporter.state import fsync_directory
 
 log = logging.getLogger("gatewatch.audit")
 
